@@ -1,0 +1,35 @@
+# The README's two commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test unit e2e lint bootstrap clean
+
+bootstrap: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	docker/bootstrap "$(PYTHON)" "$(VENV)"
+	touch $@
+
+run: bootstrap
+	docker/run-local
+
+test: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -ra
+
+unit: bootstrap
+	$(PY) -m pytest -ra tests/unit
+
+e2e: bootstrap
+	$(PY) -m pytest -ra tests/e2e
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

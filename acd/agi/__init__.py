@@ -1,0 +1,1 @@
+"""FastAGI adapter: a route table of small async handlers."""

@@ -1,0 +1,1 @@
+"""AMI adapter: connection, translation of events, execution of commands."""

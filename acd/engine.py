@@ -1,0 +1,100 @@
+"""The engine service: consumes AMI events in order and keeps the core's state.
+
+Events are put on a queue from the AMI read path (nothing slow there) and a
+single consumer task applies them. After every (re)connect a
+``CoreShowChannels`` snapshot is queued at its exact place in the event stream
+and reconciles the view, so what happened while we were away is not missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from panoramisk.message import Message
+
+from acd.ami.connection import AmiConnection
+from acd.ami.translate import snapshot_from, translate
+from acd.core.channels import ChannelRegistry, ChannelsSnapshot
+
+log = structlog.get_logger("acd.engine")
+
+QueueItem = Message | ChannelsSnapshot
+
+
+class Engine:
+    """Keeps the live view of Asterisk; later issues hang routing off it."""
+
+    def __init__(self) -> None:
+        self.channels = ChannelRegistry()
+        self.resyncs = 0
+        self.events_applied = 0
+        self._queue: asyncio.Queue[QueueItem] = asyncio.Queue()
+        self._consumer: asyncio.Task[None] | None = None
+        self._ami: AmiConnection | None = None
+        self._synced = asyncio.Event()
+
+    def bind(self, ami: AmiConnection) -> None:
+        """Attach the AMI link whose events and snapshots feed this engine."""
+        self._ami = ami
+        ami.on_connected(self.resync)
+
+    def on_ami_event(self, message: Message) -> None:
+        """Read-path callback: queue only."""
+        self._queue.put_nowait(message)
+
+    async def start(self) -> None:
+        self._consumer = asyncio.create_task(self._consume(), name="engine-consumer")
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+
+    async def resync(self) -> None:
+        """Ask Asterisk for every live channel; the answer is applied in stream order."""
+        assert self._ami is not None
+        self._synced.clear()
+        await self._ami.send_action(
+            {"Action": "CoreShowChannels"},
+            as_list=True,
+            in_stream=lambda messages: self._queue.put_nowait(snapshot_from(messages)),
+        )
+        # Wait until the consumer has applied it: "up" means "in sync".
+        await asyncio.wait_for(self._synced.wait(), timeout=10)
+
+    async def _consume(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                self._apply(item)
+            except Exception:  # one odd event must not stop the engine
+                log.exception("event_failed", event=_describe(item))
+
+    def _apply(self, item: QueueItem) -> None:
+        if isinstance(item, ChannelsSnapshot):
+            report = self.channels.reconcile(item)
+            self.resyncs += 1
+            log.info(
+                "resynced",
+                channels=len(self.channels),
+                vanished=[c.uniqueid for c in report.vanished],
+                found=[c.uniqueid for c in report.found],
+                updated=len(report.updated),
+            )
+            self._synced.set()
+            return
+        event = translate(item)
+        if event is None:
+            return
+        self.channels.apply(event)
+        self.events_applied += 1
+
+
+def _describe(item: Any) -> str:
+    if isinstance(item, Message):
+        return str(item.get("Event", "?"))
+    return type(item).__name__

@@ -1,0 +1,1 @@
+"""HTTP adapter (aiohttp): thin handlers over the services."""

@@ -1,0 +1,54 @@
+"""The HTTP application: /healthz now; the agent and supervisor API later."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from acd.agi.server import FastAgiServer
+from acd.ami.connection import AmiConnection
+from acd.engine import Engine
+
+
+@dataclass(frozen=True)
+class Health:
+    """What /healthz reports on."""
+
+    ami: AmiConnection
+    fastagi: FastAgiServer
+    engine: Engine
+
+
+HEALTH = web.AppKey("health", Health)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """AMI and FastAGI status; 200 when both are up, 503 otherwise."""
+    h = request.app[HEALTH]
+    ami_up = h.ami.up
+    body = {
+        "status": "ok" if ami_up and h.fastagi.listening else "degraded",
+        "ami": {
+            "connected": ami_up,
+            "asterisk": h.ami.asterisk_version,
+            "connects": h.ami.connects,
+            "up_for_s": round(time.time() - h.ami.up_since, 1) if h.ami.up_since else None,
+            "last_error": h.ami.last_error,
+        },
+        "fastagi": {
+            "listening": h.fastagi.listening,
+            "active_sessions": h.fastagi.active_sessions,
+            "sessions_served": h.fastagi.sessions_served,
+        },
+        "engine": {"live_channels": len(h.engine.channels), "resyncs": h.engine.resyncs},
+    }
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+
+def build_http_app(health: Health) -> web.Application:
+    app = web.Application()
+    app[HEALTH] = health
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 async (SQLite by default, PostgreSQL for big sites)."""

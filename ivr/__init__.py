@@ -1,0 +1,1 @@
+"""The IVR menu tree (pure: no I/O)."""

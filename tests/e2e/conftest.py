@@ -1,0 +1,143 @@
+"""End-to-end fixtures: the real Asterisk (docker/pbx), the real daemon, real callers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from acd.ami.connection import AmiConnection
+from acd.app import Daemon
+from acd.settings import Settings
+from tests.e2e.pbx import Pbx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pbx() -> Iterator[Pbx]:
+    if os.geteuid() != 0:
+        pytest.fail("end-to-end tests need root: docker/pbx uses debootstrap and chroot")
+    instance = Pbx()
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def running_pbx(pbx: Pbx) -> Pbx:
+    """The instance, started again if a test stopped or killed it."""
+    if pbx.run("status", check=False).startswith("stopped"):
+        pbx.start()
+    return pbx
+
+
+def make_settings(
+    pbx: Pbx, tmp_path: Path, *, ami_port: int | None = None, **ami: object
+) -> Settings:
+    return Settings.model_validate(
+        {
+            "ami": {
+                "port": ami_port or pbx.ami_port,
+                "secret": pbx.secret,
+                "ping_interval": 1,
+                "ping_timeout": 1,
+                "reconnect_min": 0.2,
+                "reconnect_max": 1,
+                "startup_timeout": 5,
+                **ami,
+            },
+            "fastagi": {"port": pbx.agi_port},
+            "http": {"port": free_port()},
+            "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/acd.db"},
+            "ivr": {"digit_timeout": 3},
+            "systemd": {"notify": False},
+        }
+    )
+
+
+@pytest.fixture
+async def daemon(running_pbx: Pbx, tmp_path: Path) -> AsyncIterator[Daemon]:
+    async with Daemon(make_settings(running_pbx, tmp_path)) as d:
+        yield d
+
+
+class Callers:
+    """Simulated callers: Local channels originated into the hotline, sending DTMF."""
+
+    def __init__(self, pbx: Pbx, ami: AmiConnection) -> None:
+        self.pbx = pbx
+        self.ami = ami
+
+    async def call(
+        self,
+        *,
+        digits: str = "",
+        delay: float = 1,
+        hold: float = 5,
+        record: bool = False,
+        number: str = "13800138000",
+        name: str = "Test Caller",
+    ) -> tuple[str, Path | None]:
+        """Dial the hotline; return (call_id, host path of what the caller heard)."""
+        tag = uuid.uuid4().hex[:12]
+        # The hotline leg's uniqueid is the call id. Asterisk matches uniqueids
+        # by prefix, so neither id may be a prefix of the other.
+        call_id = f"probe-{tag}"
+        recording = self.pbx.chroot_path(f"spool/monitor/{call_id}.wav") if record else ""
+        variables = [
+            f"PROBE_DIGITS={digits}",
+            f"PROBE_DELAY={delay}",
+            f"PROBE_HOLD={hold}",
+            f"PROBE_RECORD={recording}",
+        ]
+        await self.ami.originate(
+            {
+                "Channel": "Local/s@hotline",
+                "Context": "hotline-probe",
+                "Exten": "s",
+                "Priority": "1",
+                "ChannelId": f"caller-{tag}",
+                "OtherChannelId": call_id,
+                "CallerID": f'"{name}" <{number}>',
+                "Variable": variables,
+                "Async": "true",
+            }
+        )
+        path = self.pbx.host_path(f"spool/monitor/{call_id}.wav") if record else None
+        return call_id, path
+
+
+@pytest.fixture
+async def callers(running_pbx: Pbx) -> AsyncIterator[Callers]:
+    ami = AmiConnection(
+        make_settings(running_pbx, Path("/nonexistent")).ami, on_event=lambda message: None
+    )
+    await ami.start()
+    try:
+        yield Callers(running_pbx, ami)
+    finally:
+        await ami.close()
+
+
+async def eventually(predicate, timeout: float = 10.0, interval: float = 0.1):
+    """Poll an (async or sync) predicate until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not reached within {timeout} s")
+        await asyncio.sleep(interval)

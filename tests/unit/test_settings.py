@@ -1,0 +1,66 @@
+"""Configuration: TOML plus ACD_* overrides; every error names the key."""
+
+from pathlib import Path
+
+import pytest
+
+from acd.settings import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "acd.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_loopback_and_sqlite(tmp_path):
+    s = load_settings(write(tmp_path, '[ami]\nsecret = "x"\n'), environ={})
+    assert (s.ami.host, s.fastagi.host, s.http.host) == ("127.0.0.1",) * 3
+    assert s.database.url.startswith("sqlite+aiosqlite://")
+
+
+def test_environment_overrides_the_file(tmp_path):
+    env = {"ACD_AMI__SECRET": "from-env", "ACD_HTTP__PORT": "9000", "OTHER": "x"}
+    s = load_settings(write(tmp_path, '[ami]\nsecret = "file"\n'), environ=env)
+    assert s.ami.secret.get_secret_value() == "from-env"
+    assert s.http.port == 9000
+
+
+def test_secret_file_is_read_and_the_secret_is_never_printed(tmp_path):
+    (tmp_path / "ami-secret").write_text("hunter2\n")
+    s = load_settings(
+        write(tmp_path, f'[ami]\nsecret_file = "{tmp_path / "ami-secret"}"\n'), environ={}
+    )
+    assert s.ami.secret.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[ami]\nsecret = "x"\nport = 70000\n',
+            "ami.port: Input should be less than or equal to 65535",
+        ),
+        ('[ami]\nsecret = "x"\nprot = 5038\n', "ami.prot: unknown key"),
+        ("[http]\nport = 8080\n", "ami: required but missing"),
+        ("[ami]\nport = 5038\n", "no AMI secret"),
+        (
+            '[ami]\nsecret = "x"\n[database]\nurl = "mysql://x"\n',
+            "database.url: unsupported database URL",
+        ),
+        ('[ami\nsecret = "x"\n', "not valid TOML"),
+        (
+            '[ami]\nsecret_file = "/nonexistent/secret"\n',
+            "secret_file /nonexistent/secret: No such file",
+        ),
+    ],
+)
+def test_bad_config_names_the_key_and_reason(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_settings(write(tmp_path, text), environ={})
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings(tmp_path / "nope.toml", environ={})
