@@ -78,8 +78,11 @@ async def test_asterisk_restart_is_noticed_and_the_view_matches_asterisk(
 ):
     async with Daemon(make_settings(running_pbx, tmp_path)) as daemon:
         before = f"before-{int(time.time() * 1000)}"
-        await daemon.ami.originate({**long_call(before), "Async": "true"})
+        call = {**long_call(before), "Async": "true", "CallerID": '"张伟旅游" <13800138000>'}
+        await daemon.ami.originate(call)
         await eventually(lambda: before in engine_view(daemon), timeout=5)
+        # A Chinese caller name arrives intact through AMI events.
+        await eventually(lambda: daemon.engine.channels.get(before).caller_name == "张伟旅游")
 
         await asyncio.to_thread(running_pbx.stop)
         await eventually(lambda: not daemon.ami.up, timeout=5)
