@@ -1,0 +1,82 @@
+"""What the core asks the adapters to do, and the facts it reports for storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RingAgent:
+    """Ring the agent's phone for a call; the caller keeps hearing music."""
+
+    call_id: str
+    job_number: str
+    endpoint: str
+    line: str
+    timeout: float
+    callback_number: str | None = None  # set when this is a callback request
+
+
+@dataclass(frozen=True, slots=True)
+class StopRinging:
+    """Stop ringing (or hang up) the agent's leg for that call."""
+
+    call_id: str
+    job_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectCall:
+    """The agent answered: announce the job number to the caller and bridge them."""
+
+    call_id: str
+    job_number: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialCallback:
+    """The agent took a callback request: dial the customer (exactly once)."""
+
+    request_id: str
+    job_number: str
+    number: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncePosition:
+    """Tell a waiting caller their position in the queue."""
+
+    call_id: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class TellAgent:
+    """A message for the agent's screen (e.g. the peak plan ends their break)."""
+
+    job_number: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """A caller hung up before being connected."""
+
+    call_id: str
+    line: str
+    waited: float
+    while_ringing: str | None  # the agent whose phone was ringing, if any
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    """A call reached an agent (for speed-of-answer and service level)."""
+
+    call_id: str
+    line: str
+    job_number: str
+    waited: float
+    at: float

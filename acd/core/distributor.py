@@ -1,0 +1,411 @@
+"""The ACD: waiting calls meet ready agents. Pure: events and time in, commands out.
+
+Routing: a waiting call goes to a ready agent with the line's skill, highest
+skill level first, then longest idle. Calls are served by priority, then by
+how long they have waited, across lines, so a freed agent takes the
+longest-waiting caller among the lines they serve. One offer per agent at a
+time; an unanswered offer puts the agent not ready ("no answer") and the call
+goes to the next agent without losing its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from acd.core.agents import (
+    Agent,
+    AgentAction,
+    AgentState,
+    AgentStateChanged,
+    AgentStatus,
+    NotReadyReason,
+    Role,
+)
+from acd.core.commands import (
+    AnnouncePosition,
+    CallAbandoned,
+    CallAnswered,
+    ConnectCall,
+    DialCallback,
+    RingAgent,
+    StopRinging,
+    TellAgent,
+)
+from acd.core.peak import PeakLevel, PeakLevelChanged, PeakPlan, PeakRules
+
+Output = Any  # one of the dataclasses in acd.core.commands, AgentStateChanged, PeakLevelChanged
+
+BREAK_REASONS = frozenset({NotReadyReason.BREAK, NotReadyReason.LUNCH})
+
+
+class NoSuchAgent(Exception):
+    """No agent has that job number."""
+
+
+class NoSuchCall(Exception):
+    """No waiting or connected call has that id."""
+
+
+class Refused(Exception):
+    """A request the rules do not allow right now (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcdRules:
+    ring_timeout: float = 15.0
+    wrap_up: float = 30.0
+    max_wrap_up: float = 300.0
+    announce_every: float | None = 30.0
+    peak: PeakRules = field(default_factory=PeakRules)
+
+
+@dataclass(slots=True)
+class WaitingCall:
+    """A caller (or a callback request) waiting for an agent."""
+
+    call_id: str
+    line: str
+    enqueued_at: float
+    priority: int = 0
+    caller: str = ""
+    callback_number: str | None = None
+    offered_to: str | None = None
+    ring_deadline: float | None = None
+    announced_at: float | None = None
+
+    @property
+    def order(self) -> tuple[int, float, str]:
+        return (-self.priority, self.enqueued_at, self.call_id)
+
+
+@dataclass(slots=True)
+class ConnectedCall:
+    call_id: str
+    line: str
+    job_number: str
+
+
+class CallDistributor:
+    """Agents, waiting calls and the peak plan, and the rules that join them."""
+
+    def __init__(self, rules: AcdRules | None = None, agents: Iterable[Agent] = ()) -> None:
+        self.rules = rules or AcdRules()
+        self.peak = PeakPlan(self.rules.peak)
+        self.agents: dict[str, AgentStatus] = {}
+        self.waiting: dict[str, WaitingCall] = {}
+        self.connected: dict[str, ConnectedCall] = {}
+        self._callbacks_done: set[str] = set()
+        for agent in agents:
+            self.add_agent(agent)
+
+    # -- agents ---------------------------------------------------------------
+
+    def add_agent(self, agent: Agent) -> None:
+        self.agents[agent.job_number] = AgentStatus(agent)
+
+    def status(self, job_number: str) -> AgentStatus:
+        try:
+            return self.agents[job_number]
+        except KeyError:
+            raise NoSuchAgent(f"no agent with job number {job_number}") from None
+
+    def log_in(self, job_number: str, now: float) -> list[Output]:
+        return [self.status(job_number).apply(AgentAction.LOG_IN, now)]
+
+    def log_out(self, job_number: str, now: float) -> list[Output]:
+        return [self.status(job_number).apply(AgentAction.LOG_OUT, now)]
+
+    def set_ready(self, job_number: str, now: float) -> list[Output]:
+        out: list[Output] = [self.status(job_number).apply(AgentAction.READY, now)]
+        return out + self._dispatch(now)
+
+    def set_not_ready(self, job_number: str, reason: NotReadyReason, now: float) -> list[Output]:
+        """Go not ready; breaks and callback work are checked against the peak plan."""
+        status = self.status(job_number)
+        self._check_not_ready_allowed(status, reason)
+        return [status.apply(AgentAction.NOT_READY, now, reason=reason)]
+
+    def request_break_after_call(self, job_number: str) -> None:
+        status = self.status(job_number)
+        if self.peak.level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
+            raise Refused("breaks are suspended by the peak plan")
+        status.break_after_call = True
+
+    def end_wrap_up(self, job_number: str, now: float) -> list[Output]:
+        status = self.status(job_number)
+        if status.state is not AgentState.AFTER_CALL:
+            raise Refused(f"agent {job_number} is not in after-call work")
+        return self._finish_wrap_up(status, now)
+
+    def extend_wrap_up(self, job_number: str, seconds: float, now: float) -> float:
+        """Give more after-call time (capped at max_wrap_up from now); return the new end."""
+        status = self.status(job_number)
+        if status.state is not AgentState.AFTER_CALL or status.wrap_up_until is None:
+            raise Refused(f"agent {job_number} is not in after-call work")
+        if seconds <= 0:
+            raise Refused("extension must be positive")
+        status.wrap_up_until = min(status.wrap_up_until + seconds, now + self.rules.max_wrap_up)
+        return status.wrap_up_until
+
+    # -- calls ----------------------------------------------------------------
+
+    def call_arrived(
+        self, call_id: str, line: str, now: float, *, priority: int = 0, caller: str = ""
+    ) -> list[Output]:
+        """A caller chose a line and now waits (music on hold) for an agent."""
+        if call_id in self.waiting or call_id in self.connected:
+            return []  # the same call reported twice (e.g. after a resync)
+        self.waiting[call_id] = WaitingCall(call_id, line, now, priority, caller)
+        return self._dispatch(now)
+
+    def restore_waiting(self, calls: Iterable[WaitingCall], now: float) -> list[Output]:
+        """Take back callers found waiting after an engine restart, in their original order."""
+        for call in calls:
+            call.offered_to = call.ring_deadline = None
+            self.waiting.setdefault(call.call_id, call)
+        return self._dispatch(now)
+
+    def callback_requested(
+        self, request_id: str, line: str, number: str, now: float, *, replaces: str | None = None
+    ) -> list[Output]:
+        """A caller asked to be called back; pressed while waiting it keeps their place."""
+        if request_id in self.waiting or request_id in self._callbacks_done:
+            return []
+        out: list[Output] = []
+        enqueued_at, priority = now, 0
+        if replaces is not None and replaces in self.waiting:
+            old = self.waiting.pop(replaces)
+            enqueued_at, priority = old.enqueued_at, old.priority
+            out += self._withdraw_offer(old, now)
+        self.waiting[request_id] = WaitingCall(
+            request_id, line, enqueued_at, priority, number, callback_number=number
+        )
+        return out + self._dispatch(now)
+
+    def call_abandoned(self, call_id: str, now: float) -> list[Output]:
+        """The caller hung up while waiting or while an agent's phone rang."""
+        call = self.waiting.get(call_id)
+        if call is None or call.callback_number is not None:
+            return []
+        del self.waiting[call_id]
+        out: list[Output] = [
+            CallAbandoned(call_id, call.line, now - call.enqueued_at, call.offered_to, now)
+        ]
+        out += self._withdraw_offer(call, now)
+        return out + self._dispatch(now)
+
+    def agent_answered(self, job_number: str, call_id: str, now: float) -> list[Output]:
+        """The agent picked up: connect them, unless the offer is no longer theirs."""
+        status = self.status(job_number)
+        call = self.waiting.get(call_id)
+        if call is None or call.offered_to != job_number or status.call_id != call_id:
+            # Too late: the caller left or the offer moved on. Drop the agent leg.
+            return [StopRinging(call_id, job_number)]
+        del self.waiting[call_id]
+        self.connected[call_id] = ConnectedCall(call_id, call.line, job_number)
+        out: list[Output] = [
+            status.apply(AgentAction.ANSWER, now, call_id=call_id),
+            CallAnswered(call_id, call.line, job_number, now - call.enqueued_at, now),
+        ]
+        if call.callback_number is not None:
+            self._callbacks_done.add(call_id)
+            out.append(DialCallback(call_id, job_number, call.callback_number, call.line))
+        else:
+            out.append(ConnectCall(call_id, job_number, call.line))
+        return out + self._after_queue_change(now)
+
+    def ring_failed(self, job_number: str, call_id: str, now: float) -> list[Output]:
+        """The agent's phone was not answered (or refused): next agent, same place."""
+        call = self.waiting.get(call_id)
+        if call is None or call.offered_to != job_number:
+            return []
+        return self._ring_no_answer(call, now) + self._dispatch(now)
+
+    def call_ended(self, call_id: str, now: float) -> list[Output]:
+        """A connected call ended: the agent goes to after-call work."""
+        call = self.connected.pop(call_id, None)
+        if call is None:
+            return []
+        status = self.agents[call.job_number]
+        change = status.apply(AgentAction.CALL_ENDED, now, call_id=call_id)
+        status.wrap_up_until = now + self.rules.wrap_up
+        return [change]
+
+    # -- time -----------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Output]:
+        """Timers: unanswered rings, ends of wrap-up, position announcements, peak plan."""
+        out: list[Output] = []
+        for call in sorted(self.waiting.values(), key=lambda c: c.order):
+            if call.ring_deadline is not None and now >= call.ring_deadline:
+                out += self._ring_no_answer(call, now)
+        for status in self.agents.values():
+            if status.state is AgentState.AFTER_CALL and status.wrap_up_until is not None:
+                if now >= status.wrap_up_until:
+                    out += self._finish_wrap_up(status, now, dispatch=False)
+        out += self._announce_positions(now)
+        return out + self._dispatch(now)
+
+    # -- views ----------------------------------------------------------------
+
+    def position(self, call_id: str) -> int:
+        """1-based place of a waiting call among the calls of its line."""
+        call = self.waiting[call_id]
+        return 1 + sum(
+            1 for c in self.waiting.values() if c.line == call.line and c.order < call.order
+        )
+
+    def live_waiting(self) -> int:
+        return sum(1 for c in self.waiting.values() if c.callback_number is None)
+
+    # -- rules ----------------------------------------------------------------
+
+    def _check_not_ready_allowed(self, status: AgentStatus, reason: NotReadyReason) -> None:
+        level = self.peak.level
+        if reason in BREAK_REASONS and level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
+            raise Refused(f"{reason.value} refused: breaks are suspended by the peak plan")
+        if reason is NotReadyReason.CALLBACK_WORK:
+            if level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
+                raise Refused("callback work is paused by the peak plan")
+            busy = sum(
+                1
+                for s in self.agents.values()
+                if s.reason is NotReadyReason.CALLBACK_WORK and s is not status
+            )
+            if busy >= self.rules.peak.max_callback_agents:
+                raise Refused(
+                    f"already {busy} agents on callback work "
+                    f"(at most {self.rules.peak.max_callback_agents})"
+                )
+
+    def _can_take(self, status: AgentStatus, line: str) -> bool:
+        if status.state is not AgentState.READY:
+            return False
+        all_staff = self.peak.level is PeakLevel.ALL_STAFF
+        if status.agent.role is Role.SUPERVISOR and not all_staff:
+            return False
+        return all_staff or status.agent.level_for(line) > 0
+
+    def _best_agent(self, line: str) -> AgentStatus | None:
+        candidates = [s for s in self.agents.values() if self._can_take(s, line)]
+        if not candidates:
+            return None
+        return min(
+            candidates,
+            key=lambda s: (-s.agent.level_for(line), s.idle_since, s.agent.job_number),
+        )
+
+    def _dispatch(self, now: float) -> list[Output]:
+        out: list[Output] = []
+        for call in sorted(self.waiting.values(), key=lambda c: c.order):
+            if call.offered_to is not None:
+                continue
+            status = self._best_agent(call.line)
+            if status is None:
+                continue
+            out.append(status.apply(AgentAction.OFFER, now, call_id=call.call_id))
+            call.offered_to = status.agent.job_number
+            call.ring_deadline = now + self.rules.ring_timeout
+            out.append(
+                RingAgent(
+                    call.call_id,
+                    status.agent.job_number,
+                    status.agent.endpoint,
+                    call.line,
+                    self.rules.ring_timeout,
+                    call.callback_number,
+                )
+            )
+        return out + self._after_queue_change(now)
+
+    def _after_queue_change(self, now: float) -> list[Output]:
+        change = self.peak.update(self.live_waiting(), now)
+        if change is None:
+            return []
+        return [change, *self._apply_peak(change, now)]
+
+    def _apply_peak(self, change: PeakLevelChanged, now: float) -> list[Output]:
+        out: list[Output] = []
+        if change.old < PeakLevel.CALLBACKS_AND_BREAKS_STOP <= change.new:
+            for status in self.agents.values():
+                if status.reason is NotReadyReason.CALLBACK_WORK:
+                    out.append(status.apply(AgentAction.READY, now))
+                    out.append(
+                        TellAgent(status.agent.job_number, "peak: callback work paused, take calls")
+                    )
+                elif status.reason in BREAK_REASONS:
+                    out.append(
+                        TellAgent(status.agent.job_number, "peak: breaks suspended, please return")
+                    )
+        if change.new is PeakLevel.ALL_STAFF:
+            for status in self.agents.values():
+                if status.state is not AgentState.LOGGED_OUT:
+                    out.append(
+                        TellAgent(
+                            status.agent.job_number, "peak: all staff on the phones, all lines"
+                        )
+                    )
+        return out
+
+    def _ring_no_answer(self, call: WaitingCall, now: float) -> list[Output]:
+        job = call.offered_to
+        assert job is not None
+        status = self.agents[job]
+        call.offered_to = call.ring_deadline = None
+        return [
+            StopRinging(call.call_id, job),
+            status.apply(
+                AgentAction.RING_NO_ANSWER,
+                now,
+                reason=NotReadyReason.NO_ANSWER,
+                call_id=call.call_id,
+            ),
+        ]
+
+    def _withdraw_offer(self, call: WaitingCall, now: float) -> list[Output]:
+        if call.offered_to is None:
+            return []
+        status = self.agents[call.offered_to]
+        out: list[Output] = [StopRinging(call.call_id, call.offered_to)]
+        if status.state is AgentState.RINGING and status.call_id == call.call_id:
+            out.append(status.apply(AgentAction.OFFER_WITHDRAWN, now))
+        call.offered_to = call.ring_deadline = None
+        return out
+
+    def _finish_wrap_up(
+        self, status: AgentStatus, now: float, dispatch: bool = True
+    ) -> list[Output]:
+        if status.break_after_call:
+            status.break_after_call = False
+            if self.peak.level < PeakLevel.CALLBACKS_AND_BREAKS_STOP:
+                return [status.apply(AgentAction.NOT_READY, now, reason=NotReadyReason.BREAK)]
+        out: list[Output] = [status.apply(AgentAction.WRAP_UP_ENDED, now)]
+        return out + (self._dispatch(now) if dispatch else [])
+
+    def _announce_positions(self, now: float) -> list[Output]:
+        every = self.rules.announce_every
+        if every is None:
+            return []
+        out: list[Output] = []
+        for call in sorted(self.waiting.values(), key=lambda c: c.order):
+            if call.callback_number is not None or call.offered_to is not None:
+                continue
+            last = call.announced_at if call.announced_at is not None else call.enqueued_at
+            if now - last >= every:
+                call.announced_at = now
+                out.append(AnnouncePosition(call.call_id, self.position(call.call_id)))
+        return out
+
+
+__all__ = [
+    "AcdRules",
+    "AgentStateChanged",
+    "CallDistributor",
+    "ConnectedCall",
+    "NoSuchAgent",
+    "NoSuchCall",
+    "Refused",
+    "WaitingCall",
+]
