@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Self
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -22,12 +25,20 @@ from acd.agi.ivr_route import IvrRoute
 from acd.agi.server import AgiError, FastAgiServer
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiError
+from acd.ami.executor import AmiExecutor
+from acd.callcentre import CallCentre, agents_from_settings
+from acd.core.distributor import AcdRules, CallDistributor
+from acd.core.peak import PeakRules
 from acd.engine import Engine
 from acd.http.app import Health, build_http_app
-from acd.settings import Settings
+from acd.prompts import PromptError, PromptLibrary
+from acd.settings import ConfigError, Settings
+from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.systemd import Notifier
+from ivr.speech import CatalogueError, Phrase, load_catalogue
+from ivr.tree import DEFAULT_TREE, IvrTree, TreeError, load_tree
 
 log = structlog.get_logger("acd")
 
@@ -38,6 +49,47 @@ class StartupError(Exception):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CallFlow:
+    """The validated IVR tree and prompt catalogue."""
+
+    tree: IvrTree
+    phrases: list[Phrase]
+
+
+def load_call_flow(settings: Settings) -> CallFlow:
+    """Load the IVR tree and catalogue and check the agents against the lines."""
+    try:
+        tree = load_tree(settings.ivr.tree or DEFAULT_TREE)
+        phrases = load_catalogue(tree)
+    except (TreeError, CatalogueError) as exc:
+        raise ConfigError(str(exc)) from None
+    problems = [
+        f"agents.{i}.skills: '{line}' is not a line of the IVR tree"
+        for i, agent in enumerate(settings.agents)
+        for line in agent.skills
+        if line not in tree.lines
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return CallFlow(tree, phrases)
+
+
+def acd_rules(settings: Settings) -> AcdRules:
+    a = settings.acd
+    try:
+        peak = PeakRules(**a.peak.model_dump())
+    except ValueError as exc:
+        raise ConfigError(f"acd.peak: {exc}") from None
+    return AcdRules(
+        ring_timeout=a.ring_timeout,
+        wrap_up=a.wrap_up,
+        max_wrap_up=a.max_wrap_up,
+        announce_every=a.announce_every,
+        peak=peak,
+    )
 
 
 class Daemon:
@@ -58,6 +110,8 @@ class Daemon:
         self.db: AsyncEngine | None = None
         self.events: CallEventLog | None = None
         self.engine = Engine()
+        self.centre: CallCentre | None = None
+        self.prompts: PromptLibrary | None = None
         self.ami: AmiConnection | None = None
         self.fastagi: FastAgiServer | None = None
         self.http_port: int | None = None
@@ -86,12 +140,40 @@ class Daemon:
         except Exception as exc:
             raise StartupError(f"database {_safe_url(s.database.url)}: {exc}") from exc
         self.events = CallEventLog(self.db, self._clock)
+        try:
+            flow = load_call_flow(s)
+            rules = acd_rules(s)
+        except ConfigError as exc:
+            raise StartupError(str(exc)) from None
+
+        self.prompts = PromptLibrary(s.prompts.dir, s.prompts.asterisk_dir)
+        if s.prompts.render:
+            try:
+                await self.prompts.render(flow.phrases)
+            except (PromptError, OSError) as exc:
+                raise StartupError(f"prompts: {exc}") from None
+
+        zone = ZoneInfo(s.ivr.timezone)
+        self.centre = CallCentre(
+            CallDistributor(rules, agents_from_settings(s.agents)),
+            flow.tree,
+            self.events,
+            AgentStateLog(self.db),
+            clock=time.time,
+            local_time=lambda: datetime.now(zone),
+            tick_interval=s.acd.tick_interval,
+        )
+        await self.centre.restore_agents()
+        self.engine.subscribe(self.centre)
+        await self.centre.start()
+        self._stack.push_async_callback(self.centre.stop)
 
         await self.engine.start()
         self._stack.push_async_callback(self.engine.stop)
 
         self.fastagi = FastAgiServer(s.fastagi)
-        self.fastagi.add_route("ivr", IvrRoute(s.ivr, self.events).__call__)
+        ivr = IvrRoute(flow.tree, self.prompts, self.centre, self.events, s.ivr.language, time.time)
+        self.fastagi.add_route("ivr", ivr.__call__)
         try:
             await self.fastagi.start()
         except AgiError as exc:
@@ -100,6 +182,18 @@ class Daemon:
 
         self.ami = AmiConnection(s.ami, self.engine.on_ami_event)
         self.engine.bind(self.ami)
+        line_prompts = {name: spec.name_prompt for name, spec in flow.tree.lines.items()}
+        self.centre.bind(
+            self.ami,
+            AmiExecutor(
+                self.ami,
+                self.engine.channels,
+                self.centre.book,
+                self.prompts,
+                line_prompts,
+                s.ivr.language,
+            ),
+        )
         self._stack.push_async_callback(self.ami.close)
         try:
             await self.ami.start()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import structlog
 
-from acd.app import StartupError, serve
+from acd.app import StartupError, acd_rules, load_call_flow, serve
 from acd.logs import configure_logging
 from acd.settings import ConfigError, Settings, load_settings
 
@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(path: Path) -> Settings | None:
     try:
-        return load_settings(path)
+        settings = load_settings(path)
+        load_call_flow(settings)
+        acd_rules(settings)
+        return settings
     except ConfigError as exc:
         print(f"acd: configuration error:\n{exc}", file=sys.stderr)
         return None

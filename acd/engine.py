@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from panoramisk.message import Message
 
 from acd.ami.connection import AmiConnection
 from acd.ami.translate import snapshot_from, translate
-from acd.core.channels import ChannelRegistry, ChannelsSnapshot
+from acd.core.channels import Channel, ChannelRegistry, ChannelsSnapshot, Reconciliation
 
 log = structlog.get_logger("acd.engine")
 
 QueueItem = Message | ChannelsSnapshot
+
+
+class EngineListener(Protocol):
+    """A service that follows Asterisk through the engine (e.g. the call centre)."""
+
+    def on_ami_event(self, message: Message) -> None: ...
+
+    def on_resync(self, report: Reconciliation, live: list[Channel]) -> None: ...
 
 
 class Engine:
@@ -35,6 +43,11 @@ class Engine:
         self._consumer: asyncio.Task[None] | None = None
         self._ami: AmiConnection | None = None
         self._synced = asyncio.Event()
+        self._listeners: list[EngineListener] = []
+
+    def subscribe(self, listener: EngineListener) -> None:
+        """Pass every AMI event (after the channel view) and every resync to ``listener``."""
+        self._listeners.append(listener)
 
     def bind(self, ami: AmiConnection) -> None:
         """Attach the AMI link whose events and snapshots feed this engine."""
@@ -86,12 +99,15 @@ class Engine:
                 updated=len(report.updated),
             )
             self._synced.set()
+            for listener in self._listeners:
+                listener.on_resync(report, self.channels.all())
             return
         event = translate(item)
-        if event is None:
-            return
-        self.channels.apply(event)
-        self.events_applied += 1
+        if event is not None:
+            self.channels.apply(event)
+            self.events_applied += 1
+        for listener in self._listeners:
+            listener.on_ami_event(item)
 
 
 def _describe(item: Any) -> str:

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -95,10 +96,52 @@ class LogSettings(_Section):
 
 
 class IvrSettings(_Section):
-    # Stock Asterisk prompts until the prompt catalogue lands.
-    welcome_prompt: str = "hello-world"
-    thanks_prompt: str = "auth-thankyou"
-    digit_timeout: Seconds = 5.0
+    tree: Path | None = None  # the IVR tree (TOML); None: the bundled default
+    language: Literal["en", "zh"] = "en"  # callers' language unless the channel says otherwise
+    timezone: str = "Asia/Shanghai"  # for working hours and the duty schedule
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{zone}'") from None
+        return zone
+
+
+class PromptSettings(_Section):
+    dir: Path = Path("prompts")  # where acd renders the prompt audio
+    asterisk_dir: str | None = None  # the same folder as Asterisk sees it (chroot)
+    render: bool = True  # render missing or changed prompts at start
+
+
+class PeakSettings(_Section):
+    level1_waiting: int = Field(default=8, ge=1)
+    level1_sustain: Seconds = 30 * 60
+    level1_release: int = Field(default=4, ge=0)
+    level2_waiting: int = Field(default=16, ge=1)
+    level2_sustain: Seconds = 30 * 60
+    level2_release: int = Field(default=8, ge=0)
+    release_sustain: Seconds = 5 * 60
+    max_callback_agents: int = Field(default=2, ge=0)
+
+
+class AcdSettings(_Section):
+    ring_timeout: Seconds = 15.0
+    wrap_up: Seconds = 30.0
+    max_wrap_up: Seconds = 300.0
+    announce_every: Seconds | None = 30.0
+    tick_interval: Seconds = 0.5
+    peak: PeakSettings = PeakSettings()
+
+
+class AgentSettings(_Section):
+    job_number: Annotated[str, Field(pattern=r"^[0-9]{2,10}$")]
+    name: str
+    endpoint: str  # e.g. PJSIP/1001
+    skills: dict[str, Annotated[int, Field(ge=1, le=10)]] = {}
+    role: Literal["agent", "supervisor"] = "agent"
 
 
 class SystemdSettings(_Section):
@@ -113,7 +156,19 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     ivr: IvrSettings = IvrSettings()
+    prompts: PromptSettings = PromptSettings()
+    acd: AcdSettings = AcdSettings()
+    agents: list[AgentSettings] = []
     systemd: SystemdSettings = SystemdSettings()
+
+    @model_validator(mode="after")
+    def _unique_agents(self) -> Settings:
+        seen: set[str] = set()
+        for i, agent in enumerate(self.agents):
+            if agent.job_number in seen:
+                raise ValueError(f"agents.{i}: job number {agent.job_number} is used twice")
+            seen.add(agent.job_number)
+        return self
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -1,59 +1,149 @@
-"""The ``ivr`` FastAGI route: welcome prompt, one keypress, stored."""
+"""The ``ivr`` FastAGI route: drives the pure navigator for one caller."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import structlog
 
 from acd.agi.server import AgiCommandFailed, AgiRequest
-from acd.settings import IvrSettings
+from acd.ami.executor import CallInfo
+from acd.callcentre import CallCentre
+from acd.prompts import PromptLibrary
 from acd.storage.events import CallEventLog
-from ivr.menu import DTMF_KEYS, choose
+from ivr.navigator import (
+    AskKey,
+    AskNumber,
+    CallerContext,
+    Goodbye,
+    LeaveCallback,
+    Navigator,
+    Say,
+    Step,
+    WaitForAgent,
+)
+from ivr.speech import LANGUAGES, digit_key
+from ivr.tree import DTMF_KEYS, IvrTree
 
 log = structlog.get_logger("acd.ivr")
 
 
 class IvrRoute:
-    """Plays the welcome prompt, collects the caller's key and records it."""
+    """Welcome, menus, and the way out: an agent's queue, a callback, or goodbye."""
 
-    def __init__(self, settings: IvrSettings, events: CallEventLog) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        tree: IvrTree,
+        prompts: PromptLibrary,
+        centre: CallCentre,
+        events: CallEventLog,
+        default_language: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self._tree = tree
+        self._prompts = prompts
+        self._centre = centre
         self._events = events
+        self._language = default_language
+        self._clock = clock
 
     async def __call__(self, request: AgiRequest) -> None:
         call_id = request.uniqueid
-        bound = log.bind(call_id=call_id, channel=request.channel)
-        await self._events.append(call_id, "ivr_entered", caller=request.caller_number)
-        digit = await self._collect_digit(request)
-        if digit is None:
-            await self._events.append(call_id, "ivr_no_input")
-            bound.info("ivr_no_input")
-        else:
-            choice = choose(digit)
-            await self._events.append(
-                call_id, "ivr_digit", digit=digit, line=choice.line.value if choice.line else None
-            )
-            bound.info("ivr_digit", digit=digit, line=choice.line)
-            await self._play(request, self._settings.thanks_prompt, escape="")
-        # Tell the dialplan the engine handled this call (no fallback hold).
+        language = request.headers.get("agi_language", "")
+        if language not in LANGUAGES:
+            language = self._language
+        caller = request.caller_number
+        name = request.headers.get("agi_calleridname", "")
+        name = "" if name == "unknown" else name
+        context = CallerContext(
+            caller_number=caller,
+            open_now=self._tree.hours.is_open(self._centre.local_now()),
+            human_lines=self._centre.human_lines(),
+        )
+        nav = Navigator(self._tree, context)
+        await self._events.append(
+            call_id, "ivr_entered", caller=caller, language=language, open=context.open_now
+        )
+        step: Step = nav.start()
+        while True:
+            match step:
+                case AskKey():
+                    key = await self._ask_key(request, step, language)
+                    if key is not None:
+                        await self._events.append(call_id, "ivr_key", key=key)
+                    step = nav.on_key(key) if key is not None else nav.on_silence()
+                case AskNumber():
+                    step = nav.on_number(await self._ask_number(request, step, language))
+                case WaitForAgent():
+                    await self._play(request, step.say, language, escape="")
+                    enqueued_at = self._clock()
+                    await self._events.append(call_id, "queued", line=step.line, path=nav.path)
+                    for name_, value in (
+                        ("ACD_LINE", step.line),
+                        ("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}"),
+                        ("ACD_LANG", language),
+                        ("ACD_NEXT", "wait"),
+                        ("ACD_IVR_DONE", "1"),
+                    ):
+                        await request.send_command(f'SET VARIABLE {name_} "{value}"')
+                    self._centre.enqueue(
+                        CallInfo(call_id, step.line, language, caller, name), enqueued_at
+                    )
+                    return
+                case LeaveCallback():
+                    self._centre.callback_request(call_id, step.line, step.number)
+                    await self._play(request, step.say, language, escape="")
+                    break
+                case Goodbye():
+                    await self._events.append(call_id, "ivr_goodbye", reason=step.reason)
+                    await self._play(request, step.say, language, escape="")
+                    break
         await request.send_command("SET VARIABLE ACD_IVR_DONE 1")
 
-    async def _collect_digit(self, request: AgiRequest) -> str | None:
-        code = await self._play(request, self._settings.welcome_prompt, escape=DTMF_KEYS)
-        if code <= 0:
-            timeout_ms = int(self._settings.digit_timeout * 1000)
-            result = await request.send_command(f"WAIT FOR DIGIT {timeout_ms}")
+    def _files(self, say: tuple[Say, ...], language: str) -> list[str]:
+        files = []
+        for item in say:
+            if item.prompt:
+                files.append(self._prompts.path(language, item.prompt))
+            files.extend(self._prompts.path(language, digit_key(d)) for d in item.digits)
+        return files
+
+    async def _play(
+        self, request: AgiRequest, say: tuple[Say, ...], language: str, escape: str
+    ) -> str | None:
+        """Play prompts; return the key that interrupted them, if any."""
+        for path in self._files(say, language):
+            try:
+                result = await request.send_command(f'STREAM FILE {path} "{escape}"')
+            except AgiCommandFailed as exc:
+                # A missing sound file must not drop the caller.
+                log.error("prompt_failed", call_id=request.uniqueid, prompt=path, error=str(exc))
+                continue
             code = int(result["result"][0] or 0)
-        return chr(code) if code > 0 else None
+            if code > 0:
+                return chr(code)
+        return None
 
-    async def _play(self, request: AgiRequest, prompt: str, *, escape: str) -> int:
-        """Play a prompt; return the key that interrupted it (0: none).
+    async def _ask_key(self, request: AgiRequest, step: AskKey, language: str) -> str | None:
+        key = await self._play(request, step.say, language, escape=DTMF_KEYS)
+        if key is None:
+            result = await request.send_command(f"WAIT FOR DIGIT {int(step.timeout * 1000)}")
+            code = int(result["result"][0] or 0)
+            key = chr(code) if code > 0 else None
+        return key
 
-        A missing or broken prompt is logged and skipped: the caller is not
-        dropped over a sound file.
-        """
-        try:
-            result = await request.send_command(f'STREAM FILE {prompt} "{escape}"')
-        except AgiCommandFailed as exc:
-            log.error("prompt_failed", call_id=request.uniqueid, prompt=prompt, error=str(exc))
-            return 0
-        return int(result["result"][0] or 0)
+    async def _ask_number(self, request: AgiRequest, step: AskNumber, language: str) -> str | None:
+        *first, last = self._files(step.say, language)
+        await self._play_files(request, first)
+        result = await request.send_command(
+            f"GET DATA {last} {int(step.timeout * 1000)} {step.max_digits}"
+        )
+        digits = result["result"][0]
+        return digits or None
+
+    async def _play_files(self, request: AgiRequest, files: list[str]) -> None:
+        for path in files:
+            try:
+                await request.send_command(f'STREAM FILE {path} ""')
+            except AgiCommandFailed as exc:
+                log.error("prompt_failed", call_id=request.uniqueid, prompt=path, error=str(exc))

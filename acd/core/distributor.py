@@ -111,6 +111,35 @@ class CallDistributor:
         except KeyError:
             raise NoSuchAgent(f"no agent with job number {job_number}") from None
 
+    def restore_agent(
+        self,
+        job_number: str,
+        state: AgentState,
+        reason: NotReadyReason | None,
+        since: float,
+        *,
+        talking_on: str | None = None,
+        line: str = "",
+    ) -> None:
+        """Put an agent back where they were before an engine restart.
+
+        An offer that was ringing is gone with the old engine: the agent is
+        ready again. An agent still on a call (``talking_on``, the live call)
+        stays talking until that call ends.
+        """
+        status = self.status(job_number)
+        if state is AgentState.RINGING:
+            state, reason = AgentState.READY, None
+        if state is AgentState.TALKING and talking_on is None:
+            state = AgentState.AFTER_CALL
+        if state is AgentState.AFTER_CALL:
+            status.wrap_up_until = since + self.rules.wrap_up
+        status.state, status.reason, status.since = state, reason, since
+        status.idle_since = since
+        if state is AgentState.TALKING and talking_on is not None:
+            status.call_id = talking_on
+            self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
+
     def log_in(self, job_number: str, now: float) -> list[Output]:
         return [self.status(job_number).apply(AgentAction.LOG_IN, now)]
 

@@ -13,7 +13,8 @@ import pytest
 
 from acd.ami.connection import AmiConnection
 from acd.app import Daemon
-from acd.settings import Settings
+from acd.settings import AmiSettings, Settings
+from ivr.tree import DEFAULT_TREE
 from tests.e2e.pbx import Pbx
 
 
@@ -41,8 +42,52 @@ def running_pbx(pbx: Pbx) -> Pbx:
     return pbx
 
 
+AGENTS = [
+    {
+        "job_number": "1001",
+        "name": "Li Na",
+        "endpoint": "PJSIP/1001",
+        "skills": {"tour": 5, "cruise": 2},
+    },
+    {"job_number": "1002", "name": "Wang Fang", "endpoint": "PJSIP/1002", "skills": {"cruise": 7}},
+    {
+        "job_number": "1003",
+        "name": "Zhang Wei",
+        "endpoint": "PJSIP/1003",
+        "skills": {"free_travel": 5, "tour": 2},
+    },
+    {"job_number": "1901", "name": "Chen Jie", "endpoint": "PJSIP/1901", "role": "supervisor"},
+]
+
+
+ALL_DAY_HOURS = """
+[hours]
+days = [1, 2, 3, 4, 5, 6, 7]
+[hours.summer]
+open = "00:00:00"
+close = "23:59:59"
+[hours.winter]
+open = "00:00:00"
+close = "23:59:59"
+"""
+
+
+def open_all_day_tree(tmp_path: Path, hours: str = ALL_DAY_HOURS) -> Path:
+    """The bundled IVR tree with other working hours (by default the whole day)."""
+    menus, _, _ = DEFAULT_TREE.read_text(encoding="utf-8").partition("\n# Working hours")
+    path = tmp_path / "ivr.toml"
+    path.write_text(menus + hours, encoding="utf-8")
+    return path
+
+
 def make_settings(
-    pbx: Pbx, tmp_path: Path, *, ami_port: int | None = None, **ami: object
+    pbx: Pbx,
+    tmp_path: Path,
+    *,
+    ami_port: int | None = None,
+    tree: Path | None = None,
+    acd: dict[str, object] | None = None,
+    **ami: object,
 ) -> Settings:
     return Settings.model_validate(
         {
@@ -59,7 +104,14 @@ def make_settings(
             "fastagi": {"port": pbx.agi_port},
             "http": {"port": free_port()},
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/acd.db"},
-            "ivr": {"digit_timeout": 3},
+            "ivr": {"tree": str(tree or open_all_day_tree(tmp_path)), "language": "en"},
+            "prompts": {
+                "dir": str(pbx.host_path("sounds/acd")),
+                "asterisk_dir": pbx.chroot_path("sounds/acd"),
+            },
+            "acd": {"ring_timeout": 8, "wrap_up": 2, "announce_every": None, "tick_interval": 0.2}
+            | (acd or {}),
+            "agents": AGENTS,
             "systemd": {"notify": False},
         }
     )
@@ -120,7 +172,7 @@ class Callers:
 @pytest.fixture
 async def callers(running_pbx: Pbx) -> AsyncIterator[Callers]:
     ami = AmiConnection(
-        make_settings(running_pbx, Path("/nonexistent")).ami, on_event=lambda message: None
+        AmiSettings(port=running_pbx.ami_port, secret=running_pbx.secret), on_event=lambda m: None
     )
     await ami.start()
     try:
@@ -141,3 +193,21 @@ async def eventually(predicate, timeout: float = 10.0, interval: float = 0.1):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not reached within {timeout} s")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def phones(running_pbx: Pbx):
+    """Start agents' SIP phones: ``await phones("1001", answer_after=0.5)``."""
+    from tests.e2e.phones import Phone
+
+    started: list[Phone] = []
+
+    async def start(job_number: str, **behaviour: float | None) -> Phone:
+        phone = Phone(running_pbx, job_number, 25100 + len(started) * 2 + 1, **behaviour)
+        await asyncio.to_thread(phone.start)
+        started.append(phone)
+        return phone
+
+    yield start
+    for phone in started:
+        await asyncio.to_thread(phone.stop)

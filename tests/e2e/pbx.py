@@ -78,6 +78,23 @@ class Pbx:
     def cli(self, command: str) -> str:
         return self.run("cli", command)
 
+    def concise(self) -> dict[str, list[str]]:
+        """uniqueid → the fields of `core show channels concise`."""
+        rows = {}
+        for line in self.cli("core show channels concise").splitlines():
+            parts = line.split("!")
+            if len(parts) >= 14:
+                rows[parts[13]] = parts
+        return rows
+
+    def bridged_together(self, *uniqueids: str) -> bool:
+        """Are these channels up and in one and the same bridge?"""
+        rows = self.concise()
+        if not all(u in rows for u in uniqueids):
+            return False
+        bridges = {rows[u][12] for u in uniqueids}
+        return len(bridges) == 1 and "" not in bridges
+
     def channels(self) -> dict[str, str]:
         """Asterisk's own list of live channels: uniqueid → channel name."""
         live = {}

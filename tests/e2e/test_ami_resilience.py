@@ -9,6 +9,7 @@ import pytest
 
 from acd.ami.errors import AmiDisconnected
 from acd.app import Daemon
+from acd.settings import AmiSettings
 from tests.e2e.conftest import eventually, make_settings
 from tests.e2e.pbx import Pbx
 from tests.e2e.tcpproxy import TcpProxy
@@ -90,7 +91,9 @@ async def test_asterisk_restart_is_noticed_and_the_view_matches_asterisk(
         # A call that starts while the engine is still reconnecting.
         from acd.ami.connection import AmiConnection
 
-        probe = AmiConnection(make_settings(running_pbx, tmp_path).ami, lambda m: None)
+        probe = AmiConnection(
+            AmiSettings(port=running_pbx.ami_port, secret=running_pbx.secret), lambda m: None
+        )
         await probe.start()
         after = f"after-{int(time.time() * 1000)}"
         await probe.originate({**long_call(after), "Async": "true"})

@@ -36,6 +36,9 @@ port = {pbx.agi_port}
 port = {http_port}
 [database]
 url = "sqlite+aiosqlite:///{tmp_path}/acd.db"
+[prompts]
+dir = "{pbx.host_path("sounds/acd")}"
+asterisk_dir = "{pbx.chroot_path("sounds/acd")}"
 """,
         encoding="utf-8",
     )

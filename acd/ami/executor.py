@@ -1,0 +1,193 @@
+"""Carries out the core's commands on Asterisk with AMI actions.
+
+The caller waits in the ``acd-wait`` context (music on hold) the whole time;
+the engine only rings agents (Originate into ``acd-agent``), redirects the
+caller to hear announcements, and finally to ``acd-wait,connect`` where the
+caller hears "agent 1001 at your service" and is bridged to the agent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import structlog
+
+from acd.ami.connection import AmiConnection
+from acd.ami.errors import AmiError
+from acd.core.channels import ChannelRegistry
+from acd.core.commands import (
+    AnnouncePosition,
+    ConnectCall,
+    DialCallback,
+    RingAgent,
+    StopRinging,
+    TellAgent,
+)
+from acd.prompts import PromptLibrary
+from ivr.speech import job_number_greeting, position_announcement
+
+log = structlog.get_logger("acd.executor")
+
+Command = RingAgent | StopRinging | ConnectCall | DialCallback | AnnouncePosition | TellAgent
+
+
+@dataclass(slots=True)
+class CallInfo:
+    """What the adapter keeps about a waiting caller's channel."""
+
+    call_id: str  # the caller channel's uniqueid
+    line: str
+    language: str
+    caller_number: str = ""
+    caller_name: str = ""
+
+
+@dataclass(slots=True)
+class AgentLeg:
+    """One ring of one agent's phone for one call."""
+
+    leg_id: str  # the uniqueid we gave the agent's channel
+    call_id: str
+    job_number: str
+    answered: bool = False
+
+
+@dataclass
+class CallBook:
+    """The adapter's bookkeeping: callers' channels and agents' legs."""
+
+    calls: dict[str, CallInfo] = field(default_factory=dict)
+    legs: dict[str, AgentLeg] = field(default_factory=dict)
+
+    def leg_for(self, call_id: str, job_number: str) -> AgentLeg | None:
+        for leg in self.legs.values():
+            if leg.call_id == call_id and leg.job_number == job_number:
+                return leg
+        return None
+
+
+class AmiExecutor:
+    def __init__(
+        self,
+        ami: AmiConnection,
+        channels: ChannelRegistry,
+        book: CallBook,
+        prompts: PromptLibrary,
+        line_prompts: dict[str, str],
+        default_language: str,
+    ) -> None:
+        self._ami = ami
+        self._channels = channels
+        self._book = book
+        self._prompts = prompts
+        self._line_prompts = line_prompts
+        self._language = default_language
+
+    async def execute(self, command: Command) -> None:
+        try:
+            match command:
+                case RingAgent():
+                    await self._ring(command)
+                case StopRinging():
+                    await self._stop_ringing(command)
+                case ConnectCall():
+                    await self._connect(command)
+                case AnnouncePosition():
+                    await self._announce(command)
+                case DialCallback():
+                    await self._dial_callback(command)
+                case TellAgent():
+                    log.info("tell_agent", agent=command.job_number, message=command.message)
+        except AmiError as exc:
+            log.warning("command_failed", command=type(command).__name__, error=str(exc))
+
+    async def _ring(self, c: RingAgent) -> None:
+        info = self._book.calls.get(c.call_id)
+        leg = AgentLeg(f"acd-{uuid.uuid4().hex}", c.call_id, c.job_number)
+        self._book.legs[leg.leg_id] = leg
+        agent_language = self._language
+        whisper = self._prompts.files(agent_language, [self._line_prompts.get(c.line, "")])
+        number = c.callback_number or (info.caller_number if info else "")
+        name = "" if c.callback_number else (info.caller_name if info else "")
+        log.info("ring_agent", call_id=c.call_id, agent=c.job_number, line=c.line, leg=leg.leg_id)
+        await self._ami.originate(
+            {
+                "Channel": c.endpoint,
+                "Context": "acd-agent",
+                "Exten": "answered",
+                "Priority": "1",
+                # Asterisk gives up a little after the core's own ring timeout.
+                "Timeout": str(int((c.timeout + 5) * 1000)),
+                "ChannelId": leg.leg_id,
+                "CallerID": f'"{name or number}" <{number}>',
+                "Variable": [
+                    f"ACD_CALL_ID={c.call_id}",
+                    f"ACD_AGENT={c.job_number}",
+                    f"ACD_LEG={leg.leg_id}",
+                    f"ACD_WHISPER={whisper}",
+                ],
+                "Async": "true",
+            }
+        )
+
+    async def _stop_ringing(self, c: StopRinging) -> None:
+        leg = self._book.leg_for(c.call_id, c.job_number)
+        if leg is None:
+            return
+        log.info("stop_ringing", call_id=c.call_id, agent=c.job_number, leg=leg.leg_id)
+        if leg.leg_id in self._channels:
+            await self._ami.send_action({"Action": "Hangup", "Channel": leg.leg_id, "Cause": "16"})
+
+    async def _connect(self, c: ConnectCall) -> None:
+        info = self._book.calls.get(c.call_id)
+        leg = self._book.leg_for(c.call_id, c.job_number)
+        agent_channel = self._channels.get(leg.leg_id) if leg else None
+        if info is None or leg is None or agent_channel is None:
+            log.warning("connect_without_channels", call_id=c.call_id, agent=c.job_number)
+            return
+        greeting = self._prompts.files(info.language, job_number_greeting(c.job_number))
+        await self._setvar(c.call_id, "ACD_GREETING", greeting)
+        await self._setvar(c.call_id, "ACD_AGENT_CHANNEL", agent_channel.name)
+        await self._setvar(c.call_id, "ACD_AGENT", c.job_number)
+        await self._redirect(c.call_id, "connect")
+        log.info("connect", call_id=c.call_id, agent=c.job_number, agent_channel=agent_channel.name)
+
+    async def _announce(self, c: AnnouncePosition) -> None:
+        info = self._book.calls.get(c.call_id)
+        if info is None:
+            return
+        files = self._prompts.files(info.language, position_announcement(c.position))
+        await self._setvar(c.call_id, "ACD_ANNOUNCE", files)
+        await self._redirect(c.call_id, "announce")
+
+    async def _dial_callback(self, c: DialCallback) -> None:
+        leg = self._book.leg_for(c.request_id, c.job_number)
+        if leg is None:
+            return
+        log.info("dial_callback", request=c.request_id, agent=c.job_number, number=c.number)
+        await self._ami.send_action(
+            {
+                "Action": "Redirect",
+                "Channel": leg.leg_id,
+                "Context": "acd-outbound",
+                "Exten": c.number,
+                "Priority": "1",
+            }
+        )
+
+    async def _setvar(self, channel: str, name: str, value: str) -> None:
+        await self._ami.send_action(
+            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+        )
+
+    async def _redirect(self, channel: str, exten: str) -> None:
+        await self._ami.send_action(
+            {
+                "Action": "Redirect",
+                "Channel": channel,
+                "Context": "acd-wait",
+                "Exten": exten,
+                "Priority": "1",
+            }
+        )

@@ -1,0 +1,333 @@
+"""The call-centre service: the pure ACD core wired to Asterisk and storage.
+
+Inputs arrive from three places (AMI events via the engine, the IVR over
+FastAGI, agents' requests) and from a timer. Each goes to the core, and the
+core's outputs are split: commands go in order to the AMI executor, facts go
+in order to storage. Neither queue is worked on the AMI read path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from panoramisk.message import Message
+
+from acd.ami.connection import AmiConnection
+from acd.ami.errors import AmiError
+from acd.ami.executor import AgentLeg, AmiExecutor, CallBook, CallInfo, Command
+from acd.core.agents import Agent, AgentState, AgentStateChanged, NotReadyReason
+from acd.core.channels import Channel, Reconciliation
+from acd.core.commands import CallAbandoned, CallAnswered
+from acd.core.distributor import CallDistributor, WaitingCall
+from acd.core.peak import PeakLevel, PeakLevelChanged
+from acd.storage.agent_states import AgentStateLog
+from acd.storage.events import CallEventLog
+from ivr.hours import lines_with_duty
+from ivr.tree import IvrTree
+
+log = structlog.get_logger("acd.callcentre")
+
+WAIT_CONTEXT = "acd-wait"
+
+
+class CallCentre:
+    def __init__(
+        self,
+        core: CallDistributor,
+        tree: IvrTree,
+        events: CallEventLog,
+        agent_log: AgentStateLog,
+        clock: Callable[[], float],
+        local_time: Callable[[], datetime],
+        tick_interval: float,
+    ) -> None:
+        self.core = core
+        self.tree = tree
+        self.book = CallBook()
+        self._events = events
+        self._agent_log = agent_log
+        self._clock = clock
+        self._local_time = local_time
+        self._tick_interval = tick_interval
+        self._executor: AmiExecutor | None = None
+        self._ami: AmiConnection | None = None
+        self._commands: asyncio.Queue[Command] = asyncio.Queue()
+        self._facts: asyncio.Queue[Any] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def bind(self, ami: AmiConnection, executor: AmiExecutor) -> None:
+        self._ami = ami
+        self._executor = executor
+
+    async def restore_agents(self) -> None:
+        """Agents keep their state across an engine restart (read from storage)."""
+        for job, change in (await self._agent_log.latest()).items():
+            if job in self.core.agents:
+                self.core.restore_agent(job, change.new, change.reason, change.at)
+
+    async def start(self) -> None:
+        for coro, name in (
+            (self._run_commands(), "acd-commands"),
+            (self._run_facts(), "acd-facts"),
+            (self._run_ticks(), "acd-ticks"),
+        ):
+            self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # What could not be stored yet is stored now: nothing is lost on a clean stop.
+        await self._store(_drain(self._facts))
+
+    # -- from the IVR ----------------------------------------------------------
+
+    def local_now(self) -> datetime:
+        """The call centre's local time (working hours, duty schedule)."""
+        return self._local_time()
+
+    def human_lines(self) -> frozenset[str]:
+        """Lines where a human can take a call now (duty schedule, else logged-in skills)."""
+        scheduled = {slot.line for slot in self.tree.duty}
+        on_duty = lines_with_duty(self.tree.duty, self.local_now())
+        all_staff = self.core.peak.level is PeakLevel.ALL_STAFF
+        present = [
+            s.agent for s in self.core.agents.values() if s.state is not AgentState.LOGGED_OUT
+        ]
+        lines = set()
+        for line in self.tree.lines:
+            if line in scheduled:
+                if line in on_duty:
+                    lines.add(line)
+            elif any(all_staff or a.level_for(line) > 0 for a in present):
+                lines.add(line)
+        return frozenset(lines)
+
+    def enqueue(self, info: CallInfo, enqueued_at: float) -> None:
+        """A caller chose a line and now waits in Asterisk (music on hold)."""
+        self.book.calls[info.call_id] = info
+        self._handle(
+            self.core.call_arrived(info.call_id, info.line, enqueued_at, caller=info.caller_number)
+        )
+
+    def callback_request(self, call_id: str, line: str, number: str) -> str:
+        request_id = f"cb-{call_id}"
+        self._facts.put_nowait(
+            ("event", request_id, "callback_requested", {"line": line, "number": number})
+        )
+        self._handle(
+            self.core.callback_requested(request_id, line, number, self._clock(), replaces=call_id)
+        )
+        return request_id
+
+    # -- agents' requests ------------------------------------------------------
+
+    def log_in(self, job: str) -> None:
+        self._handle(self.core.log_in(job, self._clock()))
+
+    def log_out(self, job: str) -> None:
+        self._handle(self.core.log_out(job, self._clock()))
+
+    def ready(self, job: str) -> None:
+        self._handle(self.core.set_ready(job, self._clock()))
+
+    def not_ready(self, job: str, reason: NotReadyReason) -> None:
+        self._handle(self.core.set_not_ready(job, reason, self._clock()))
+
+    def end_wrap_up(self, job: str) -> None:
+        self._handle(self.core.end_wrap_up(job, self._clock()))
+
+    # -- from AMI (called by the engine's consumer, in stream order) ------------
+
+    def on_ami_event(self, message: Message) -> None:
+        name = message.get("Event")
+        if name == "UserEvent" and message.get("UserEvent") == "AcdAgentAnswered":
+            self._agent_answered(message)
+        elif name == "UserEvent" and message.get("UserEvent") == "AcdGreeted":
+            # The caller heard "agent 1001 at your service" (or the files failed).
+            self._facts.put_nowait(
+                (
+                    "event",
+                    message.get("Uniqueid", ""),
+                    "greeted",
+                    {"agent": message.get("Agent", ""), "status": message.get("Status", "")},
+                )
+            )
+        elif name == "Hangup":
+            self._hangup(message.get("Uniqueid", ""))
+        elif name == "OriginateResponse" and message.get("Response") != "Success":
+            self._ring_failed(message.get("Uniqueid", ""))
+
+    def on_resync(self, report: Reconciliation, live: list[Channel]) -> None:
+        """After a (re)connect: forget what vanished, find callers waiting from before."""
+        for channel in report.vanished:
+            self._hangup(channel.uniqueid)
+        waiting = [
+            c for c in live if c.context == WAIT_CONTEXT and c.uniqueid not in self.book.calls
+        ]
+        if waiting:
+            self._tasks.append(asyncio.create_task(self._adopt(waiting), name="acd-adopt"))
+
+    async def _adopt(self, channels: list[Channel]) -> None:
+        """Take back callers who waited through an engine restart, in their original order."""
+        assert self._ami is not None
+        found = []
+        for channel in channels:
+            try:
+                values = {
+                    name: await self._getvar(channel.uniqueid, name)
+                    for name in ("ACD_LINE", "ACD_ENQUEUED_AT", "ACD_LANG")
+                }
+                enqueued_at = float(values["ACD_ENQUEUED_AT"])
+            except (AmiError, ValueError) as exc:
+                log.warning("adopt_failed", call_id=channel.uniqueid, error=str(exc))
+                continue
+            line = values["ACD_LINE"]
+            if line not in self.tree.lines:
+                continue
+            info = CallInfo(
+                channel.uniqueid,
+                line,
+                values["ACD_LANG"] or "en",
+                channel.caller_number,
+                channel.caller_name,
+            )
+            self.book.calls[info.call_id] = info
+            found.append(WaitingCall(info.call_id, line, enqueued_at, caller=info.caller_number))
+        log.info("callers_adopted", calls=[c.call_id for c in sorted(found, key=lambda c: c.order)])
+        self._handle(self.core.restore_waiting(found, self._clock()))
+
+    async def _getvar(self, channel: str, name: str) -> str:
+        assert self._ami is not None
+        response = await self._ami.send_action(
+            {"Action": "Getvar", "Channel": channel, "Variable": name}
+        )
+        return str(response.get("Value", ""))
+
+    def _agent_answered(self, message: Message) -> None:
+        leg = self.book.legs.get(message.get("Uniqueid", "")) or self.book.legs.get(
+            message.get("Leg", "")
+        )
+        if leg is None:
+            # A leg rung by an engine that has since restarted: nobody waits for it.
+            self._commands_for_unknown_leg(message.get("Uniqueid", ""))
+            return
+        leg.answered = True
+        self._handle(self.core.agent_answered(leg.job_number, leg.call_id, self._clock()))
+
+    def _commands_for_unknown_leg(self, uniqueid: str) -> None:
+        if uniqueid and self._ami is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    self._ami.send_action({"Action": "Hangup", "Channel": uniqueid}),
+                    name="acd-drop-leg",
+                )  # type: ignore[arg-type]
+            )
+
+    def _hangup(self, uniqueid: str) -> None:
+        now = self._clock()
+        leg = self.book.legs.pop(uniqueid, None)
+        if leg is not None:
+            if leg.answered and leg.call_id in self.core.connected:
+                self._handle(self.core.call_ended(leg.call_id, now))
+            else:
+                self._handle(self.core.ring_failed(leg.job_number, leg.call_id, now))
+            return
+        if uniqueid in self.book.calls:
+            del self.book.calls[uniqueid]
+            outputs = self.core.call_abandoned(uniqueid, now) + self.core.call_ended(uniqueid, now)
+            self._handle(outputs)
+
+    def _ring_failed(self, uniqueid: str) -> None:
+        leg = self.book.legs.pop(uniqueid, None)
+        if leg is not None and not leg.answered:
+            self._handle(self.core.ring_failed(leg.job_number, leg.call_id, self._clock()))
+
+    # -- outputs ----------------------------------------------------------------
+
+    def _handle(self, outputs: Iterable[Any]) -> None:
+        for out in outputs:
+            if isinstance(out, AgentStateChanged | CallAbandoned | CallAnswered | PeakLevelChanged):
+                self._facts.put_nowait(out)
+                if isinstance(out, PeakLevelChanged):
+                    log.warning(
+                        "peak_level", old=int(out.old), new=int(out.new), waiting=out.waiting
+                    )
+            else:
+                self._commands.put_nowait(out)
+
+    async def _run_commands(self) -> None:
+        while True:
+            command = await self._commands.get()
+            assert self._executor is not None
+            try:
+                await self._executor.execute(command)
+            except Exception:
+                log.exception("command_crashed", command=repr(command))
+
+    async def _run_facts(self) -> None:
+        while True:
+            batch = [await self._facts.get(), *_drain(self._facts)]
+            try:
+                await self._store(batch)
+            except Exception:
+                log.exception("store_failed", count=len(batch))
+
+    async def _store(self, facts: list[Any]) -> None:
+        await self._agent_log.append(f for f in facts if isinstance(f, AgentStateChanged))
+        for fact in facts:
+            match fact:
+                case CallAbandoned():
+                    await self._events.append(
+                        fact.call_id,
+                        "abandoned",
+                        line=fact.line,
+                        waited=round(fact.waited, 3),
+                        while_ringing=fact.while_ringing,
+                    )
+                case CallAnswered():
+                    await self._events.append(
+                        fact.call_id,
+                        "answered",
+                        line=fact.line,
+                        agent=fact.job_number,
+                        waited=round(fact.waited, 3),
+                    )
+                case PeakLevelChanged():
+                    await self._events.append(
+                        "peak",
+                        "peak_level",
+                        old=int(fact.old),
+                        new=int(fact.new),
+                        waiting=fact.waiting,
+                    )
+                case ("event", call_id, kind, data):
+                    await self._events.append(call_id, kind, **data)
+
+    async def _run_ticks(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            self._handle(self.core.tick(self._clock()))
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+def agents_from_settings(entries: Iterable[Any]) -> list[Agent]:
+    from acd.core.agents import Role
+
+    return [Agent(a.job_number, a.name, a.endpoint, dict(a.skills), Role(a.role)) for a in entries]
+
+
+__all__ = ["AgentLeg", "CallCentre", "agents_from_settings"]
