@@ -165,8 +165,6 @@ class Daemon:
         )
         await self.centre.restore_agents()
         self.engine.subscribe(self.centre)
-        await self.centre.start()
-        self._stack.push_async_callback(self.centre.stop)
 
         await self.engine.start()
         self._stack.push_async_callback(self.engine.stop)
@@ -199,6 +197,9 @@ class Daemon:
             await self.ami.start()
         except AmiError as exc:
             raise StartupError(str(exc)) from None
+        # Timers and commands start once the view of Asterisk is in sync.
+        await self.centre.start()
+        self._stack.push_async_callback(self.centre.stop)
 
         runner = web.AppRunner(build_http_app(Health(self.ami, self.fastagi, self.engine)))
         await runner.setup()

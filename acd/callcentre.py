@@ -59,16 +59,23 @@ class CallCentre:
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
         self._facts: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._talking_before_restart: dict[str, float] = {}
 
     def bind(self, ami: AmiConnection, executor: AmiExecutor) -> None:
         self._ami = ami
         self._executor = executor
 
     async def restore_agents(self) -> None:
-        """Agents keep their state across an engine restart (read from storage)."""
+        """Agents keep their state across an engine restart (read from storage).
+
+        An agent who was talking stays talking if their phone is still on a
+        call once AMI is up (see ``on_resync``); otherwise they go to wrap-up.
+        """
         for job, change in (await self._agent_log.latest()).items():
             if job in self.core.agents:
                 self.core.restore_agent(job, change.new, change.reason, change.at)
+                if change.new is AgentState.TALKING:
+                    self._talking_before_restart[job] = change.at
 
     async def start(self) -> None:
         for coro, name in (
@@ -169,11 +176,25 @@ class CallCentre:
         """After a (re)connect: forget what vanished, find callers waiting from before."""
         for channel in report.vanished:
             self._hangup(channel.uniqueid)
+        self._resume_talking(live)
         waiting = [
             c for c in live if c.context == WAIT_CONTEXT and c.uniqueid not in self.book.calls
         ]
         if waiting:
             self._tasks.append(asyncio.create_task(self._adopt(waiting), name="acd-adopt"))
+
+    def _resume_talking(self, live: list[Channel]) -> None:
+        """Agents whose bridged call went on while the engine restarted stay talking."""
+        for job, since in self._talking_before_restart.items():
+            endpoint = self.core.status(job).agent.endpoint
+            channel = next((c for c in live if c.name.startswith(endpoint + "-")), None)
+            if channel is None:
+                continue
+            uid = channel.uniqueid
+            self.core.restore_agent(job, AgentState.TALKING, None, since, talking_on=uid)
+            self.book.legs[uid] = AgentLeg(uid, uid, job, answered=True)
+            log.info("agent_still_talking", agent=job, channel=channel.name)
+        self._talking_before_restart.clear()
 
     async def _adopt(self, channels: list[Channel]) -> None:
         """Take back callers who waited through an engine restart, in their original order."""

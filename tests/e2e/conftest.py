@@ -179,6 +179,8 @@ async def callers(running_pbx: Pbx) -> AsyncIterator[Callers]:
         yield Callers(running_pbx, ami)
     finally:
         await ami.close()
+        # Callers still on the line would be found by the next test's engine.
+        await asyncio.to_thread(running_pbx.cli, "channel request hangup all")
 
 
 async def eventually(predicate, timeout: float = 10.0, interval: float = 0.1):
