@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit e2e lint bootstrap clean
+.PHONY: run test unit e2e lint bootstrap clean bench
 
 bootstrap: $(VENV)/.installed
 
@@ -33,3 +33,7 @@ lint: bootstrap
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: bootstrap
+	$(PY) -m bench.routing
+	$(PY) -m bench.ready_to_ring 60

@@ -21,7 +21,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.agi.ivr_route import IvrRoute
+from acd.agi.ivr_route import CallbackRoute, IvrRoute
 from acd.agi.server import AgiError, FastAgiServer
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiError
@@ -172,6 +172,8 @@ class Daemon:
         self.fastagi = FastAgiServer(s.fastagi)
         ivr = IvrRoute(flow.tree, self.prompts, self.centre, self.events, s.ivr.language, time.time)
         self.fastagi.add_route("ivr", ivr.__call__)
+        callback = CallbackRoute(self.prompts, self.centre, s.ivr.language)
+        self.fastagi.add_route("callback", callback.__call__)
         try:
             await self.fastagi.start()
         except AgiError as exc:

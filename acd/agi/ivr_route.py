@@ -147,3 +147,28 @@ class IvrRoute:
                 await request.send_command(f'STREAM FILE {path} ""')
             except AgiCommandFailed as exc:
                 log.error("prompt_failed", call_id=request.uniqueid, prompt=path, error=str(exc))
+
+
+class CallbackRoute:
+    """The ``callback`` route: a waiting caller pressed 9 to be called back instead."""
+
+    def __init__(self, prompts: PromptLibrary, centre: CallCentre, default_language: str) -> None:
+        self._prompts = prompts
+        self._centre = centre
+        self._language = default_language
+
+    async def __call__(self, request: AgiRequest) -> None:
+        call_id = request.uniqueid
+        info = self._centre.book.calls.get(call_id)
+        if info is None or not request.caller_number.isdigit():
+            # Unknown to the engine (or no number to call): back to waiting.
+            log.info("callback_refused", call_id=call_id)
+            return
+        self._centre.callback_request(call_id, info.line, request.caller_number)
+        self._centre.book.calls.pop(call_id, None)
+        await request.send_command("SET VARIABLE ACD_IVR_DONE 1")
+        saved = self._prompts.path(info.language, "callback_saved")
+        try:
+            await request.send_command(f'STREAM FILE {saved} ""')
+        except AgiCommandFailed as exc:
+            log.error("prompt_failed", call_id=call_id, prompt=saved, error=str(exc))

@@ -34,6 +34,7 @@ from acd.core.commands import (
     TellAgent,
 )
 from acd.core.peak import PeakLevel, PeakLevelChanged, PeakPlan, PeakRules
+from acd.core.ready_index import ReadyIndex
 
 Output = Any  # one of the dataclasses in acd.core.commands, AgentStateChanged, PeakLevelChanged
 
@@ -97,6 +98,7 @@ class CallDistributor:
         self.waiting: dict[str, WaitingCall] = {}
         self.connected: dict[str, ConnectedCall] = {}
         self._callbacks_done: set[str] = set()
+        self._ready = ReadyIndex()
         for agent in agents:
             self.add_agent(agent)
 
@@ -136,25 +138,27 @@ class CallDistributor:
             status.wrap_up_until = since + self.rules.wrap_up
         status.state, status.reason, status.since = state, reason, since
         status.idle_since = since
+        if state is AgentState.READY:
+            self._ready.became_ready(status)
         if state is AgentState.TALKING and talking_on is not None:
             status.call_id = talking_on
             self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
 
     def log_in(self, job_number: str, now: float) -> list[Output]:
-        return [self.status(job_number).apply(AgentAction.LOG_IN, now)]
+        return [self._change(self.status(job_number), AgentAction.LOG_IN, now)]
 
     def log_out(self, job_number: str, now: float) -> list[Output]:
-        return [self.status(job_number).apply(AgentAction.LOG_OUT, now)]
+        return [self._change(self.status(job_number), AgentAction.LOG_OUT, now)]
 
     def set_ready(self, job_number: str, now: float) -> list[Output]:
-        out: list[Output] = [self.status(job_number).apply(AgentAction.READY, now)]
+        out: list[Output] = [self._change(self.status(job_number), AgentAction.READY, now)]
         return out + self._dispatch(now)
 
     def set_not_ready(self, job_number: str, reason: NotReadyReason, now: float) -> list[Output]:
         """Go not ready; breaks and callback work are checked against the peak plan."""
         status = self.status(job_number)
         self._check_not_ready_allowed(status, reason)
-        return [status.apply(AgentAction.NOT_READY, now, reason=reason)]
+        return [self._change(status, AgentAction.NOT_READY, now, reason=reason)]
 
     def request_break_after_call(self, job_number: str) -> None:
         status = self.status(job_number)
@@ -235,7 +239,7 @@ class CallDistributor:
         del self.waiting[call_id]
         self.connected[call_id] = ConnectedCall(call_id, call.line, job_number)
         out: list[Output] = [
-            status.apply(AgentAction.ANSWER, now, call_id=call_id),
+            self._change(status, AgentAction.ANSWER, now, call_id=call_id),
             CallAnswered(call_id, call.line, job_number, now - call.enqueued_at, now),
         ]
         if call.callback_number is not None:
@@ -258,7 +262,7 @@ class CallDistributor:
         if call is None:
             return []
         status = self.agents[call.job_number]
-        change = status.apply(AgentAction.CALL_ENDED, now, call_id=call_id)
+        change = self._change(status, AgentAction.CALL_ENDED, now, call_id=call_id)
         status.wrap_up_until = now + self.rules.wrap_up
         return [change]
 
@@ -291,6 +295,21 @@ class CallDistributor:
 
     # -- rules ----------------------------------------------------------------
 
+    def _change(
+        self,
+        status: AgentStatus,
+        action: AgentAction,
+        now: float,
+        *,
+        reason: NotReadyReason | None = None,
+        call_id: str | None = None,
+    ) -> AgentStateChanged:
+        """Apply one agent transition; a newly ready agent joins the ready index."""
+        change = status.apply(action, now, reason=reason, call_id=call_id)
+        if change.new is AgentState.READY:
+            self._ready.became_ready(status)
+        return change
+
     def _check_not_ready_allowed(self, status: AgentStatus, reason: NotReadyReason) -> None:
         level = self.peak.level
         if reason in BREAK_REASONS and level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
@@ -318,6 +337,9 @@ class CallDistributor:
         return all_staff or status.agent.level_for(line) > 0
 
     def _best_agent(self, line: str) -> AgentStatus | None:
+        if self.peak.level is not PeakLevel.ALL_STAFF:
+            return self._ready.best(line)
+        # All staff on the phones: everyone ready takes every line (rare; a scan).
         candidates = [s for s in self.agents.values() if self._can_take(s, line)]
         if not candidates:
             return None
@@ -334,7 +356,7 @@ class CallDistributor:
             status = self._best_agent(call.line)
             if status is None:
                 continue
-            out.append(status.apply(AgentAction.OFFER, now, call_id=call.call_id))
+            out.append(self._change(status, AgentAction.OFFER, now, call_id=call.call_id))
             call.offered_to = status.agent.job_number
             call.ring_deadline = now + self.rules.ring_timeout
             out.append(
@@ -360,7 +382,7 @@ class CallDistributor:
         if change.old < PeakLevel.CALLBACKS_AND_BREAKS_STOP <= change.new:
             for status in self.agents.values():
                 if status.reason is NotReadyReason.CALLBACK_WORK:
-                    out.append(status.apply(AgentAction.READY, now))
+                    out.append(self._change(status, AgentAction.READY, now))
                     out.append(
                         TellAgent(status.agent.job_number, "peak: callback work paused, take calls")
                     )
@@ -385,7 +407,8 @@ class CallDistributor:
         call.offered_to = call.ring_deadline = None
         return [
             StopRinging(call.call_id, job),
-            status.apply(
+            self._change(
+                status,
                 AgentAction.RING_NO_ANSWER,
                 now,
                 reason=NotReadyReason.NO_ANSWER,
@@ -399,7 +422,7 @@ class CallDistributor:
         status = self.agents[call.offered_to]
         out: list[Output] = [StopRinging(call.call_id, call.offered_to)]
         if status.state is AgentState.RINGING and status.call_id == call.call_id:
-            out.append(status.apply(AgentAction.OFFER_WITHDRAWN, now))
+            out.append(self._change(status, AgentAction.OFFER_WITHDRAWN, now))
         call.offered_to = call.ring_deadline = None
         return out
 
@@ -409,8 +432,10 @@ class CallDistributor:
         if status.break_after_call:
             status.break_after_call = False
             if self.peak.level < PeakLevel.CALLBACKS_AND_BREAKS_STOP:
-                return [status.apply(AgentAction.NOT_READY, now, reason=NotReadyReason.BREAK)]
-        out: list[Output] = [status.apply(AgentAction.WRAP_UP_ENDED, now)]
+                return [
+                    self._change(status, AgentAction.NOT_READY, now, reason=NotReadyReason.BREAK)
+                ]
+        out: list[Output] = [self._change(status, AgentAction.WRAP_UP_ENDED, now)]
         return out + (self._dispatch(now) if dispatch else [])
 
     def _announce_positions(self, now: float) -> list[Output]:

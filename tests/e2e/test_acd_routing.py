@@ -160,3 +160,25 @@ def _port_open(port: int) -> bool:
 
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_waiting_caller_presses_9_for_a_callback_and_the_agent_is_rung_first(
+    daemon: Daemon, callers: Callers, phones
+):
+    phone = await phones("1001", answer_after=0.5, talk_for=3)
+    daemon.centre.log_in("1001")  # logged in, not ready yet: the caller waits
+    call_id, _ = await callers.call(
+        digits="2" + "w" * 16 + "9", delay=2, hold=40, number="13900000021"
+    )
+    request = await eventually(
+        lambda: stored(daemon, f"cb-{call_id}", "callback_requested"), timeout=40
+    )
+    assert request.data == {"line": "tour", "number": "13900000021"}
+    await eventually(lambda: call_id not in callers.pbx.channels(), timeout=15)
+    assert call_id not in daemon.centre.core.waiting
+    daemon.centre.ready("1001")
+    # The agent's phone rings first, showing the customer's number; on answer the
+    # engine dials the customer (the bundled Asterisk has no trunk, so it stops there).
+    answered = await eventually(lambda: stored(daemon, f"cb-{call_id}", "answered"), timeout=20)
+    assert answered.data["agent"] == "1001"
+    assert [c.caller_number for c in phone.calls] == ["13900000021"]

@@ -336,3 +336,24 @@ def test_peak_rules_are_checked():
         PeakRules(level1_waiting=20, level2_waiting=16)
     with pytest.raises(ValueError, match="release count"):
         PeakRules(level1_release=9)
+
+
+def test_supervisors_with_skills_take_calls_only_at_peak_level_2():
+    acd = CallDistributor(agents=[agent("1901", Role.SUPERVISOR, tour=9), agent("1001", tour=1)])
+    ready(acd, "1901")
+    assert rung(acd.call_arrived("c1", TOUR, 1)) == []
+    assert rung(ready(acd, "1001", at=2)) == [("c1", "1001")]
+
+
+def test_an_agent_back_from_a_call_is_routed_by_their_new_idle_time():
+    acd = CallDistributor(
+        AcdRules(wrap_up=1), agents=[agent("1001", tour=5), agent("1002", tour=5)]
+    )
+    ready(acd, "1001", at=1)
+    ready(acd, "1002", at=2)
+    acd.call_arrived("c1", TOUR, 3)  # to 1001, idle longest
+    acd.agent_answered("1001", "c1", 4)
+    acd.call_ended("c1", 10)
+    acd.tick(11)  # 1001 ready again at 11; 1002 has been idle since 2
+    assert rung(acd.call_arrived("c2", TOUR, 12)) == [("c2", "1002")]
+    assert rung(acd.call_arrived("c3", TOUR, 13)) == [("c3", "1001")]
