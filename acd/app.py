@@ -87,7 +87,7 @@ def acd_rules(settings: Settings) -> AcdRules:
         ring_timeout=a.ring_timeout,
         wrap_up=a.wrap_up,
         max_wrap_up=a.max_wrap_up,
-        announce_every=a.announce_every,
+        announce_every=a.announce_every or None,
         peak=peak,
     )
 

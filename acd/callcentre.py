@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,7 @@ class CallCentre:
         self._facts: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._talking_before_restart: dict[str, float] = {}
+        self._short_tasks: set[asyncio.Task[Any]] = set()
 
     def bind(self, ami: AmiConnection, executor: AmiExecutor) -> None:
         self._ami = ami
@@ -85,11 +86,18 @@ class CallCentre:
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
 
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """A short task we keep a reference to until it is done."""
+        task = asyncio.create_task(coro, name=name)
+        self._short_tasks.add(task)
+        task.add_done_callback(self._short_tasks.discard)
+
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._short_tasks]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, AmiError):
                 await task
         # What could not be stored yet is stored now: nothing is lost on a clean stop.
         await self._store(_drain(self._facts))
@@ -159,18 +167,18 @@ class CallCentre:
             self._agent_answered(message)
         elif name == "UserEvent" and message.get("UserEvent") == "AcdGreeted":
             # The caller heard "agent 1001 at your service" (or the files failed).
-            self._facts.put_nowait(
-                (
-                    "event",
-                    message.get("Uniqueid", ""),
-                    "greeted",
-                    {"agent": message.get("Agent", ""), "status": message.get("Status", "")},
-                )
-            )
+            self._record(message, "greeted", agent=message.get("Agent", ""))
+        elif name == "UserEvent" and message.get("UserEvent") == "AcdAnnounced":
+            self._record(message, "position_announced", position=message.get("Position", ""))
         elif name == "Hangup":
             self._hangup(message.get("Uniqueid", ""))
         elif name == "OriginateResponse" and message.get("Response") != "Success":
             self._ring_failed(message.get("Uniqueid", ""))
+
+    def _record(self, message: Message, kind: str, **data: str) -> None:
+        """Store what Asterisk played to a caller, with its playback status."""
+        data["status"] = message.get("Status", "")
+        self._facts.put_nowait(("event", message.get("Uniqueid", ""), kind, data))
 
     def on_resync(self, report: Reconciliation, live: list[Channel]) -> None:
         """After a (re)connect: forget what vanished, find callers waiting from before."""
@@ -178,10 +186,14 @@ class CallCentre:
             self._hangup(channel.uniqueid)
         self._resume_talking(live)
         waiting = [
-            c for c in live if c.context == WAIT_CONTEXT and c.uniqueid not in self.book.calls
+            c
+            for c in live
+            if c.context == WAIT_CONTEXT
+            and c.exten != "connect"  # already being put through to an agent
+            and c.uniqueid not in self.book.calls
         ]
         if waiting:
-            self._tasks.append(asyncio.create_task(self._adopt(waiting), name="acd-adopt"))
+            self._spawn(self._adopt(waiting), "acd-adopt")
 
     def _resume_talking(self, live: list[Channel]) -> None:
         """Agents whose bridged call went on while the engine restarted stay talking."""
@@ -245,11 +257,8 @@ class CallCentre:
 
     def _commands_for_unknown_leg(self, uniqueid: str) -> None:
         if uniqueid and self._ami is not None:
-            self._tasks.append(
-                asyncio.create_task(
-                    self._ami.send_action({"Action": "Hangup", "Channel": uniqueid}),
-                    name="acd-drop-leg",
-                )  # type: ignore[arg-type]
+            self._spawn(
+                self._ami.send_action({"Action": "Hangup", "Channel": uniqueid}), "acd-drop-leg"
             )
 
     def _hangup(self, uniqueid: str) -> None:

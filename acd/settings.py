@@ -131,9 +131,17 @@ class AcdSettings(_Section):
     ring_timeout: Seconds = 15.0
     wrap_up: Seconds = 30.0
     max_wrap_up: Seconds = 300.0
-    announce_every: Seconds | None = 30.0
+    announce_every: float = Field(default=30.0, ge=0, le=3600)  # 0: no announcements
     tick_interval: Seconds = 0.5
     peak: PeakSettings = PeakSettings()
+
+    @field_validator("announce_every")
+    @classmethod
+    def _long_enough(cls, every: float) -> float:
+        # An announcement takes about 5 s; a shorter interval would cut it off.
+        if 0 < every < 10:
+            raise ValueError("must be 0 (off) or at least 10 seconds")
+        return every
 
 
 class AgentSettings(_Section):

@@ -28,6 +28,24 @@ from ivr.tree import DTMF_KEYS, IvrTree
 log = structlog.get_logger("acd.ivr")
 
 
+async def play_files(request: AgiRequest, paths: list[str], escape: str) -> str | None:
+    """Play sound files in turn; return the key that interrupted them, if any.
+
+    A missing or broken file is logged and skipped: the caller is not dropped
+    over a sound file.
+    """
+    for path in paths:
+        try:
+            result = await request.send_command(f'STREAM FILE {path} "{escape}"')
+        except AgiCommandFailed as exc:
+            log.error("prompt_failed", call_id=request.uniqueid, prompt=path, error=str(exc))
+            continue
+        code = int(result["result"][0] or 0)
+        if code > 0:
+            return chr(code)
+    return None
+
+
 class IvrRoute:
     """Welcome, menus, and the way out: an agent's queue, a callback, or goodbye."""
 
@@ -112,17 +130,7 @@ class IvrRoute:
         self, request: AgiRequest, say: tuple[Say, ...], language: str, escape: str
     ) -> str | None:
         """Play prompts; return the key that interrupted them, if any."""
-        for path in self._files(say, language):
-            try:
-                result = await request.send_command(f'STREAM FILE {path} "{escape}"')
-            except AgiCommandFailed as exc:
-                # A missing sound file must not drop the caller.
-                log.error("prompt_failed", call_id=request.uniqueid, prompt=path, error=str(exc))
-                continue
-            code = int(result["result"][0] or 0)
-            if code > 0:
-                return chr(code)
-        return None
+        return await play_files(request, self._files(say, language), escape)
 
     async def _ask_key(self, request: AgiRequest, step: AskKey, language: str) -> str | None:
         key = await self._play(request, step.say, language, escape=DTMF_KEYS)
@@ -134,19 +142,12 @@ class IvrRoute:
 
     async def _ask_number(self, request: AgiRequest, step: AskNumber, language: str) -> str | None:
         *first, last = self._files(step.say, language)
-        await self._play_files(request, first)
+        await play_files(request, first, escape="")
         result = await request.send_command(
             f"GET DATA {last} {int(step.timeout * 1000)} {step.max_digits}"
         )
         digits = result["result"][0]
         return digits or None
-
-    async def _play_files(self, request: AgiRequest, files: list[str]) -> None:
-        for path in files:
-            try:
-                await request.send_command(f'STREAM FILE {path} ""')
-            except AgiCommandFailed as exc:
-                log.error("prompt_failed", call_id=request.uniqueid, prompt=path, error=str(exc))
 
 
 class CallbackRoute:
@@ -167,8 +168,4 @@ class CallbackRoute:
         self._centre.callback_request(call_id, info.line, request.caller_number)
         self._centre.book.calls.pop(call_id, None)
         await request.send_command("SET VARIABLE ACD_IVR_DONE 1")
-        saved = self._prompts.path(info.language, "callback_saved")
-        try:
-            await request.send_command(f'STREAM FILE {saved} ""')
-        except AgiCommandFailed as exc:
-            log.error("prompt_failed", call_id=call_id, prompt=saved, error=str(exc))
+        await play_files(request, [self._prompts.path(info.language, "callback_saved")], escape="")

@@ -159,6 +159,7 @@ class AmiExecutor:
             return
         files = self._prompts.files(info.language, position_announcement(c.position))
         await self._setvar(c.call_id, "ACD_ANNOUNCE", files)
+        await self._setvar(c.call_id, "ACD_POSITION", str(c.position))
         await self._redirect(c.call_id, "announce")
 
     async def _dial_callback(self, c: DialCallback) -> None:

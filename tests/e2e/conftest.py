@@ -109,7 +109,7 @@ def make_settings(
                 "dir": str(pbx.host_path("sounds/acd")),
                 "asterisk_dir": pbx.chroot_path("sounds/acd"),
             },
-            "acd": {"ring_timeout": 8, "wrap_up": 2, "announce_every": None, "tick_interval": 0.2}
+            "acd": {"ring_timeout": 8, "wrap_up": 2, "announce_every": 0, "tick_interval": 0.2}
             | (acd or {}),
             "agents": AGENTS,
             "systemd": {"notify": False},

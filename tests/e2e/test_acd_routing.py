@@ -109,7 +109,8 @@ async def test_kill_9_while_two_callers_wait_then_both_are_connected_in_order(
         [
             AgentStateChanged(
                 "1001", AgentState.LOGGED_OUT, AgentState.NOT_READY, NotReadyReason.TRAINING, 1.0
-            )
+            ),
+            AgentStateChanged("1003", AgentState.NOT_READY, AgentState.READY, None, 1.0),
         ]
     )
     await db.dispose()
@@ -122,12 +123,16 @@ async def test_kill_9_while_two_callers_wait_then_both_are_connected_in_order(
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "ACD_SYSTEMD__NOTIFY": "false"},
     )
+    talking = await phones("1003", answer_after=0.5, talk_for=120)
     try:
         await eventually(lambda: _port_open(settings.http.port), timeout=20)
-        # Nobody is ready: both callers wait, the first one first.
-        first, _ = await callers.call(
-            digits="2", delay=2, hold=90, number="13900000011", record=True
-        )
+        # Agent 1003 takes a free-travel call and is bridged when the engine dies.
+        bridged, _ = await callers.call(digits="30", delay=2, hold=120, number="13900000010")
+        await eventually(lambda: talking.calls and talking.calls[0].answered_at, timeout=30)
+        agent_leg = await eventually(lambda: _channel_of(running_pbx, "PJSIP/1003-"), timeout=10)
+        await eventually(lambda: running_pbx.bridged_together(bridged, agent_leg), timeout=15)
+        # Nobody else is ready: both tour callers wait, the first one first.
+        first, _ = await callers.call(digits="2", delay=2, hold=90, number="13900000011")
         await asyncio.sleep(1.5)
         second, _ = await callers.call(digits="2", delay=2, hold=90, number="13900000012")
         await eventually(
@@ -140,19 +145,29 @@ async def test_kill_9_while_two_callers_wait_then_both_are_connected_in_order(
     finally:
         engine.send_signal(signal.SIGKILL)
         await engine.wait()
-    # The engine is gone; the callers still hear music, nobody is dropped.
+    # The engine is gone; the callers still hear music, nobody is dropped,
+    # and the bridged call goes on.
     await asyncio.sleep(3)
     assert {first, second} <= set(running_pbx.channels())
+    assert running_pbx.bridged_together(bridged, agent_leg)
 
     phone = await phones("1001", answer_after=0.5, talk_for=3)
     async with Daemon(settings) as daemon:
         # The new engine knows 1001 is logged in (stored state); they go ready.
         assert daemon.centre.core.status("1001").reason is NotReadyReason.TRAINING
+        # 1003 is still on the bridged call: talking, and not offered the waiting callers.
+        assert daemon.centre.core.status("1003").state is AgentState.TALKING
         daemon.centre.ready("1001")
         for call_id in (first, second):
             await eventually(lambda c=call_id: stored(daemon, c, "greeted"), timeout=40)
+        assert running_pbx.bridged_together(bridged, agent_leg)
     assert [c.caller_number for c in phone.calls] == ["13900000011", "13900000012"]
     assert phone.calls[0].answered_at < phone.calls[1].rang_at
+    assert [c.caller_number for c in talking.calls] == ["13900000010"]
+
+
+def _channel_of(pbx, prefix: str) -> str | None:
+    return next((u for u, name in pbx.channels().items() if name.startswith(prefix)), None)
 
 
 def _port_open(port: int) -> bool:

@@ -70,3 +70,21 @@ async def test_a_caller_waits_with_music_until_an_agent_becomes_ready(
     daemon.centre.ready("1002")
     await eventually(lambda: _with(daemon, call_id, "greeted"), timeout=15)
     assert phone.calls[0].caller_number == "13800138000"
+
+
+async def test_a_waiting_caller_hears_their_position(running_pbx, callers: Callers, tmp_path):
+    from tests.e2e.conftest import make_settings
+
+    settings = make_settings(running_pbx, tmp_path, acd={"announce_every": 10})
+    async with Daemon(settings) as daemon:
+        daemon.centre.log_in("1001")  # on duty, not ready: callers wait
+        first, _ = await callers.call(digits="2", delay=2, hold=40)
+        second, _ = await callers.call(digits="2", delay=2.5, hold=40)
+        for call_id, position in ((first, "1"), (second, "2")):
+            announced = await eventually(
+                lambda c=call_id: _with(daemon, c, "position_announced"), timeout=30
+            )
+            event = next(e for e in announced if e.kind == "position_announced")
+            assert event.data == {"position": position, "status": "SUCCESS"}
+        # After the announcement the caller is back on hold, still waiting.
+        assert {first, second} <= set(daemon.centre.core.waiting)
