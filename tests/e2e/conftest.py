@@ -139,6 +139,7 @@ class Callers:
         record: bool = False,
         number: str = "13800138000",
         name: str = "Test Caller",
+        language: str = "",
     ) -> tuple[str, Path | None]:
         """Dial the hotline; return (call_id, host path of what the caller heard)."""
         tag = uuid.uuid4().hex[:12]
@@ -152,6 +153,8 @@ class Callers:
             f"PROBE_HOLD={hold}",
             f"PROBE_RECORD={recording}",
         ]
+        if language:
+            variables.append(f"__HOTLINE_LANGUAGE={language}")  # inherited by the hotline leg
         await self.ami.originate(
             {
                 "Channel": "Local/s@hotline",

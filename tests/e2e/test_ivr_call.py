@@ -74,3 +74,17 @@ async def test_caller_is_held_with_music_while_the_engine_is_down_then_served(
     # While waiting the caller heard music on hold, not silence.
     await eventually(lambda: call_id not in running_pbx.channels(), timeout=15)
     assert loud_seconds(heard) >= 3
+
+
+async def test_a_mandarin_caller_is_served_in_mandarin(daemon: Daemon, callers: Callers, phones):
+    phone = await phones("1001", answer_after=0.5, talk_for=8)
+    daemon.centre.log_in("1001")
+    daemon.centre.ready("1001")
+    call_id, _ = await callers.call(digits="2", delay=3, hold=30, language="zh", name="张伟")
+    entered = (await events_of(daemon, call_id, "ivr_entered"))[0]
+    assert entered.data["language"] == "zh"
+    greeted = next(e for e in await events_of(daemon, call_id, "greeted") if e.kind == "greeted")
+    # The greeting ("ni hao, gong hao 1001 wei nin fu wu") was played from the Mandarin files.
+    assert greeted.data == {"agent": "1001", "status": "SUCCESS"}
+    assert daemon.centre.book.calls[call_id].language == "zh"
+    assert phone.calls[0].caller_number == "13800138000"

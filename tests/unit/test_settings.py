@@ -64,3 +64,36 @@ def test_bad_config_names_the_key_and_reason(tmp_path, text, message):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_announcements_are_off_or_long_enough(tmp_path):
+    text = '[ami]\nsecret = "x"\n[acd]\nannounce_every = 4\n'
+    with pytest.raises(ConfigError, match=r"acd\.announce_every: must be 0 \(off\) or at least 10"):
+        load_settings(write(tmp_path, text), environ={})
+    text = '[ami]\nsecret = "x"\n[acd]\nannounce_every = 0\n'
+    assert load_settings(write(tmp_path, text), environ={}).acd.announce_every == 0
+
+
+def test_agents_are_checked(tmp_path):
+    base = '[ami]\nsecret = "x"\n'
+    agent = '[[agents]]\njob_number = "1001"\nname = "A"\nendpoint = "PJSIP/1001"\n'
+    with pytest.raises(ConfigError, match="job number 1001 is used twice"):
+        load_settings(write(tmp_path, base + agent + agent), environ={})
+    bad = agent.replace('"1001"', '"10a1"', 1)
+    with pytest.raises(ConfigError, match=r"agents\.0\.job_number: String should match"):
+        load_settings(write(tmp_path, base + bad), environ={})
+    skilled = agent + "skills = { tour = 11 }\n"
+    with pytest.raises(
+        ConfigError, match=r"agents.0.skills.tour: Input should be less than or equal to 10"
+    ):
+        load_settings(write(tmp_path, base + skilled), environ={})
+
+
+def test_agent_skills_must_name_lines_of_the_ivr_tree(tmp_path):
+    from acd.app import load_call_flow
+
+    text = '[ami]\nsecret = "x"\n[[agents]]\njob_number = "1001"\nname = "A"\n'
+    text += 'endpoint = "PJSIP/1001"\n'
+    settings = load_settings(write(tmp_path, text + "skills = { skiing = 3 }\n"), environ={})
+    with pytest.raises(ConfigError, match=r"agents\.0\.skills: 'skiing' is not a line"):
+        load_call_flow(settings)
