@@ -26,16 +26,19 @@ from acd.agi.server import AgiError, FastAgiServer
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiError
 from acd.ami.executor import AmiExecutor
+from acd.auth import AuthService
 from acd.callcentre import CallCentre, agents_from_settings
 from acd.core.distributor import AcdRules, CallDistributor
 from acd.core.peak import PeakRules
 from acd.engine import Engine
+from acd.http.api import ApiContext
 from acd.http.app import Health, build_http_app
 from acd.prompts import PromptError, PromptLibrary
 from acd.settings import ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
+from acd.storage.users import UserStore
 from acd.systemd import Notifier
 from ivr.speech import CatalogueError, Phrase, load_catalogue
 from ivr.tree import DEFAULT_TREE, IvrTree, TreeError, load_tree
@@ -203,7 +206,16 @@ class Daemon:
         await self.centre.start()
         self._stack.push_async_callback(self.centre.stop)
 
-        runner = web.AppRunner(build_http_app(Health(self.ami, self.fastagi, self.engine)))
+        users = UserStore(self.db)
+        agents = self.centre.core.agents
+        auth = AuthService(
+            users,
+            s.api.token_ttl,
+            time.time,
+            team_of=lambda job: agents[job].agent.team if job in agents else "",
+        )
+        api = ApiContext(self.centre, auth, users, time.time)
+        runner = web.AppRunner(build_http_app(Health(self.ami, self.fastagi, self.engine), api))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, s.http.host, s.http.port)

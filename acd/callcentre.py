@@ -22,9 +22,10 @@ from acd.ami.errors import AmiError
 from acd.ami.executor import AgentLeg, AmiExecutor, CallBook, CallInfo, Command
 from acd.core.agents import Agent, AgentState, AgentStateChanged, NotReadyReason
 from acd.core.channels import Channel, Reconciliation
-from acd.core.commands import CallAbandoned, CallAnswered
+from acd.core.commands import CallAbandoned, CallAnswered, RingAgent, TellAgent
 from acd.core.distributor import CallDistributor, WaitingCall
 from acd.core.peak import PeakLevel, PeakLevelChanged
+from acd.eventbus import EventBus
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
 from ivr.hours import lines_with_duty
@@ -61,6 +62,7 @@ class CallCentre:
         self._tasks: list[asyncio.Task[None]] = []
         self._talking_before_restart: dict[str, float] = {}
         self._short_tasks: set[asyncio.Task[Any]] = set()
+        self.bus = EventBus()
 
     def bind(self, ami: AmiConnection, executor: AmiExecutor) -> None:
         self._ami = ami
@@ -125,12 +127,20 @@ class CallCentre:
                 lines.add(line)
         return frozenset(lines)
 
-    def enqueue(self, info: CallInfo, enqueued_at: float) -> None:
+    def enqueue(self, info: CallInfo) -> None:
         """A caller chose a line and now waits in Asterisk (music on hold)."""
         self.book.calls[info.call_id] = info
-        self._handle(
-            self.core.call_arrived(info.call_id, info.line, enqueued_at, caller=info.caller_number)
+        self.bus.publish(
+            "call_waiting",
+            info.enqueued_at,
+            call_id=info.call_id,
+            line=info.line,
+            caller=info.caller_number,
         )
+        call = self.core.call_arrived(
+            info.call_id, info.line, info.enqueued_at, caller=info.caller_number
+        )
+        self._handle(call)
 
     def callback_request(self, call_id: str, line: str, number: str) -> str:
         request_id = f"cb-{call_id}"
@@ -158,6 +168,12 @@ class CallCentre:
 
     def end_wrap_up(self, job: str) -> None:
         self._handle(self.core.end_wrap_up(job, self._clock()))
+
+    def extend_wrap_up(self, job: str, seconds: float) -> float:
+        return self.core.extend_wrap_up(job, seconds, self._clock())
+
+    def break_after_call(self, job: str) -> None:
+        self.core.request_break_after_call(job)
 
     # -- from AMI (called by the engine's consumer, in stream order) ------------
 
@@ -231,6 +247,7 @@ class CallCentre:
                 values["ACD_LANG"] or "en",
                 channel.caller_number,
                 channel.caller_name,
+                enqueued_at,
             )
             self.book.calls[info.call_id] = info
             found.append(WaitingCall(info.call_id, line, enqueued_at, caller=info.caller_number))
@@ -284,6 +301,7 @@ class CallCentre:
 
     def _handle(self, outputs: Iterable[Any]) -> None:
         for out in outputs:
+            self._publish(out)
             if isinstance(out, AgentStateChanged | CallAbandoned | CallAnswered | PeakLevelChanged):
                 self._facts.put_nowait(out)
                 if isinstance(out, PeakLevelChanged):
@@ -292,6 +310,105 @@ class CallCentre:
                     )
             else:
                 self._commands.put_nowait(out)
+
+    def _publish(self, out: Any) -> None:
+        """Tell the live event stream (agents' screens, wallboard) what changed."""
+        bus = self.bus
+        match out:
+            case AgentStateChanged():
+                bus.publish(
+                    "agent_state",
+                    out.at,
+                    agent=out.job_number,
+                    state=out.new.value,
+                    old=out.old.value,
+                    reason=out.reason.value if out.reason else None,
+                    call_id=out.call_id,
+                )
+            case RingAgent():
+                self._spawn(self._publish_ringing(out), "acd-screen-pop")
+            case CallAnswered():
+                bus.publish(
+                    "call_connected",
+                    out.at,
+                    call_id=out.call_id,
+                    agent=out.job_number,
+                    line=out.line,
+                    waited=round(out.waited, 3),
+                )
+            case CallAbandoned():
+                bus.publish(
+                    "call_abandoned",
+                    out.at,
+                    call_id=out.call_id,
+                    line=out.line,
+                    waited=round(out.waited, 3),
+                    while_ringing=out.while_ringing,
+                )
+            case PeakLevelChanged():
+                bus.publish(
+                    "peak_level", out.at, level=int(out.new), old=int(out.old), waiting=out.waiting
+                )
+            case TellAgent():
+                bus.publish(
+                    "agent_message", self._clock(), agent=out.job_number, message=out.message
+                )
+
+    async def _publish_ringing(self, ring: RingAgent) -> None:
+        """The screen pop: who is calling, from where in the IVR, and their history."""
+        pop = await self.screen_pop(ring.call_id, ring.job_number)
+        self.bus.publish("call_ringing", self._clock(), **pop)
+
+    async def screen_pop(self, call_id: str, job_number: str) -> dict[str, Any]:
+        info = self.book.calls.get(call_id)
+        call = self.core.waiting.get(call_id)
+        callback = call.callback_number if call else None
+        number = callback or (info.caller_number if info else "")
+        now = self._clock()
+        return {
+            "call_id": call_id,
+            "agent": job_number,
+            "line": info.line if info else (call.line if call else ""),
+            "caller_number": number,
+            "caller_name": info.caller_name if info else "",
+            "callback": callback is not None,
+            "ivr_path": list(info.ivr_path) if info else [],
+            "waited": round(now - info.enqueued_at, 1) if info and info.enqueued_at else None,
+            "history": await self._events.history(number, exclude=call_id) if number else [],
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Agents and lines right now (supervisor view, start of the event stream)."""
+        now = self._clock()
+        lines = {}
+        for line in self.tree.lines:
+            waiting = [c for c in self.core.waiting.values() if c.line == line]
+            live = [c for c in waiting if c.callback_number is None]
+            lines[line] = {
+                "waiting": len(live),
+                "longest_wait": round(max((now - c.enqueued_at for c in live), default=0.0), 1),
+                "callbacks": len(waiting) - len(live),
+            }
+        return {
+            "seq": self.bus.seq,
+            "at": now,
+            "peak_level": int(self.core.peak.level),
+            "lines": lines,
+            "agents": [
+                {
+                    "job_number": s.agent.job_number,
+                    "name": s.agent.name,
+                    "role": s.agent.role.value,
+                    "team": s.agent.team,
+                    "state": s.state.value,
+                    "reason": s.reason.value if s.reason else None,
+                    "since": s.since,
+                    "in_state_for": round(now - s.since, 1) if s.since else None,
+                    "call_id": s.call_id,
+                }
+                for s in self.core.agents.values()
+            ],
+        }
 
     async def _run_commands(self) -> None:
         while True:

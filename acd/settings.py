@@ -150,6 +150,11 @@ class AgentSettings(_Section):
     endpoint: str  # e.g. PJSIP/1001
     skills: dict[str, Annotated[int, Field(ge=1, le=10)]] = {}
     role: Literal["agent", "supervisor"] = "agent"
+    team: str = ""  # a supervisor leads the agents of their team
+
+
+class ApiSettings(_Section):
+    token_ttl: Seconds = 8 * 3600  # a bearer token lasts one shift at most
 
 
 class SystemdSettings(_Section):
@@ -167,6 +172,7 @@ class Settings(_Section):
     prompts: PromptSettings = PromptSettings()
     acd: AcdSettings = AcdSettings()
     agents: list[AgentSettings] = []
+    api: ApiSettings = ApiSettings()
     systemd: SystemdSettings = SystemdSettings()
 
     @model_validator(mode="after")

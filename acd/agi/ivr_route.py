@@ -105,7 +105,9 @@ class IvrRoute:
                     ):
                         await request.send_command(f'SET VARIABLE {name_} "{value}"')
                     self._centre.enqueue(
-                        CallInfo(call_id, step.line, language, caller, name), enqueued_at
+                        CallInfo(
+                            call_id, step.line, language, caller, name, enqueued_at, tuple(nav.path)
+                        )
                     )
                     return
                 case LeaveCallback():

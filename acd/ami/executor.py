@@ -41,6 +41,8 @@ class CallInfo:
     language: str
     caller_number: str = ""
     caller_name: str = ""
+    enqueued_at: float = 0.0
+    ivr_path: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

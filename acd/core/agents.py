@@ -84,6 +84,7 @@ class Agent:
     endpoint: str
     skills: dict[str, int] = field(default_factory=dict)
     role: Role = Role.AGENT
+    team: str = ""
 
     def level_for(self, line: str) -> int:
         return self.skills.get(line, 0)

@@ -10,6 +10,10 @@ from aiohttp import web
 from acd.agi.server import FastAgiServer
 from acd.ami.connection import AmiConnection
 from acd.engine import Engine
+from acd.http.api import API, PREFIX, ApiContext, add_routes, auth_middleware
+from acd.http.errors import errors_middleware
+from acd.http.openapi import openapi
+from acd.http.stream import events
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
-def build_http_app(health: Health) -> web.Application:
-    app = web.Application()
+def build_http_app(health: Health, api: ApiContext | None = None) -> web.Application:
+    """/healthz always; the v1 API, its OpenAPI document and the event stream with ``api``."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[HEALTH] = health
     app.router.add_get("/healthz", healthz)
+    if api is not None:
+        app[API] = api
+        add_routes(app)
+        app.router.add_get(PREFIX + "/openapi.json", openapi)
+        app.router.add_get(PREFIX + "/events", events)
     return app

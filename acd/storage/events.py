@@ -35,6 +35,33 @@ class CallEventLog:
             session.add(row)
         return CallEvent(call_id, row.at, kind, data)
 
+    async def history(
+        self, caller: str, *, exclude: str = "", limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """A caller's earlier calls, newest first, each with its outcome (for the screen pop)."""
+        async with self._sessions() as session:
+            started = await session.execute(
+                select(CallEventRow.call_id, CallEventRow.at)
+                .where(CallEventRow.kind == "ivr_entered")
+                .where(CallEventRow.data["caller"].as_string() == caller)
+                .where(CallEventRow.call_id != exclude)
+                .order_by(CallEventRow.at.desc(), CallEventRow.id.desc())
+                .limit(limit)
+            )
+            calls = list(started)
+            if not calls:
+                return []
+            ids = [c.call_id for c in calls] + [f"cb-{c.call_id}" for c in calls]
+            rows = await session.scalars(
+                select(CallEventRow)
+                .where(CallEventRow.call_id.in_(ids))
+                .order_by(CallEventRow.at, CallEventRow.id)
+            )
+            by_call: dict[str, list[CallEventRow]] = {}
+            for row in rows:
+                by_call.setdefault(row.call_id.removeprefix("cb-"), []).append(row)
+        return [_summary(c.call_id, c.at, by_call.get(c.call_id, [])) for c in calls]
+
     async def for_call(self, call_id: str) -> list[CallEvent]:
         """Every event of one call, oldest first."""
         async with self._sessions() as session:
@@ -44,3 +71,23 @@ class CallEventLog:
                 .order_by(CallEventRow.at, CallEventRow.id)
             )
             return [CallEvent(r.call_id, r.at, r.kind, r.data) for r in rows]
+
+
+def _summary(call_id: str, at: datetime, rows: list[CallEventRow]) -> dict[str, Any]:
+    """One earlier call in a word: answered (by whom), abandoned, callback, or IVR only."""
+    kinds = {r.kind: r for r in rows}
+    entry: dict[str, Any] = {"call_id": call_id, "at": at.isoformat(), "line": None, "agent": None}
+    if "queued" in kinds:
+        entry["line"] = kinds["queued"].data.get("line")
+    if "answered" in kinds:
+        entry.update(outcome="answered", agent=kinds["answered"].data.get("agent"))
+    elif "abandoned" in kinds:
+        entry["outcome"] = "abandoned"
+    elif "callback_requested" in kinds:
+        entry.update(
+            outcome="callback_requested", line=kinds["callback_requested"].data.get("line")
+        )
+    else:
+        entry["outcome"] = "ivr_only"
+    entry["satisfaction"] = kinds["survey"].data.get("score") if "survey" in kinds else None
+    return entry

@@ -39,3 +39,37 @@ class AgentStateRow(Base):
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+
+
+class UserRow(Base):
+    """Someone who may use the API: agent, supervisor or admin."""
+
+    __tablename__ = "users"
+
+    job_number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+
+
+class TokenRow(Base):
+    """A bearer token, stored only as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_number: Mapped[str] = mapped_column(String(16), nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class AuditRow(Base):
+    """Who did what to whom: supervisor interventions, recording access."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+    actor: Mapped[str] = mapped_column(String(16), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    target: Mapped[str] = mapped_column(String(64), nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)

@@ -1,0 +1,87 @@
+"""Passwords (scrypt), bearer tokens and who the caller of the API is."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+
+from acd.core.access import User, UserRole
+from acd.storage.users import UserStore
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+class AuthError(Exception):
+    """Login refused or token unknown/expired (the message never says which part was wrong)."""
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash, self-describing: scrypt$n$r$p$salt$hash."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    actual = hashlib.scrypt(
+        password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
+    )
+    return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuthService:
+    """Logs users in and resolves bearer tokens; teams come from the agent configuration."""
+
+    def __init__(
+        self,
+        store: UserStore,
+        token_ttl: float,
+        clock: Callable[[], float],
+        team_of: Callable[[str], str],
+    ) -> None:
+        self._store = store
+        self._ttl = token_ttl
+        self._clock = clock
+        self._team_of = team_of
+
+    async def login(self, job_number: str, password: str) -> tuple[str, User, float]:
+        row = await self._store.get(job_number)
+        # Hash even for unknown users so timing does not tell who exists.
+        stored = row.password_hash if row else hash_password("not a user")
+        valid = await asyncio.to_thread(verify_password, password, stored)
+        if row is None or not valid:
+            raise AuthError("wrong job number or password")
+        token = secrets.token_urlsafe(32)
+        expires_at = self._clock() + self._ttl
+        await self._store.add_token(_token_hash(token), job_number, expires_at)
+        return token, self._user(row.job_number, row.name, row.role), expires_at
+
+    async def authenticate(self, token: str) -> User:
+        row = await self._store.token(_token_hash(token))
+        if row is None or row.expires_at < self._clock():
+            raise AuthError("token unknown or expired; log in again")
+        user = await self._store.get(row.job_number)
+        if user is None:
+            raise AuthError("token unknown or expired; log in again")
+        return self._user(user.job_number, user.name, user.role)
+
+    async def logout(self, token: str) -> None:
+        await self._store.drop_token(_token_hash(token))
+
+    def _user(self, job_number: str, name: str, role: str) -> User:
+        return User(job_number, name, UserRole(role), self._team_of(job_number))

@@ -1,0 +1,69 @@
+"""Live events for the API's stream: numbered, kept for a while for reconnects.
+
+Every change gets the next sequence number. A client that reconnects with the
+last number it saw gets exactly what it missed, or a full snapshot when too
+much has happened since. A subscriber that cannot keep up is cut off (it then
+reconnects and resyncs) instead of slowing the engine down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    seq: int
+    kind: str
+    at: float
+    data: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "at": self.at, "data": self.data}
+
+
+@dataclass(eq=False)
+class Subscription:
+    queue: asyncio.Queue[LiveEvent | None] = field(default_factory=lambda: asyncio.Queue(1000))
+    lagged: bool = False
+
+
+class EventBus:
+    def __init__(self, keep: int = 5000) -> None:
+        self.seq = 0
+        self._recent: deque[LiveEvent] = deque(maxlen=keep)
+        self._subscribers: set[Subscription] = set()
+
+    def publish(self, kind: str, at: float, **data: Any) -> LiveEvent:
+        """Number an event and hand it to every subscriber (never blocks)."""
+        self.seq += 1
+        event = LiveEvent(self.seq, kind, at, data)
+        self._recent.append(event)
+        for sub in list(self._subscribers):
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                sub.lagged = True
+                self._subscribers.discard(sub)
+                sub.queue.get_nowait()  # make room for the end marker
+                sub.queue.put_nowait(None)
+        return event
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription()
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    def since(self, seq: int) -> list[LiveEvent] | None:
+        """Events after ``seq``, or None if some of them are no longer kept."""
+        if seq >= self.seq:
+            return []
+        if not self._recent or self._recent[0].seq > seq + 1:
+            return None
+        return [e for e in self._recent if e.seq > seq]

@@ -1,0 +1,262 @@
+"""The agents' and supervisors' API (v1): thin handlers over the call centre.
+
+Each handler checks who is asking, parses its body with pydantic, calls one
+service method and returns JSON. Interventions on someone else are audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from acd.auth import AuthError, AuthService
+from acd.callcentre import CallCentre
+from acd.core.access import User, may_act_on_agent, may_supervise
+from acd.core.agents import NotReadyReason
+from acd.http.errors import Forbidden, NotFound, Unauthorized, json_body
+from acd.storage.users import UserStore
+
+PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    centre: CallCentre
+    auth: AuthService
+    users: UserStore
+    clock: Callable[[], float]
+
+
+API = web.AppKey("api", ApiContext)
+USER = web.RequestKey("user", User)
+TOKEN = web.RequestKey("token", str)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    job_number: str = Field(min_length=1, max_length=16)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class NotReadyBody(_Body):
+    reason: Literal["break", "lunch", "training", "callback_work", "other"]
+
+
+class ExtendBody(_Body):
+    seconds: float = Field(gt=0, le=3600)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    body: type[BaseModel] | None = None
+    public: bool = False
+
+
+def bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return request.query.get("token", "")  # browsers cannot set headers on a WebSocket
+
+
+async def authenticate(request: web.Request) -> User:
+    token = bearer(request)
+    if not token:
+        raise Unauthorized("log in first: no bearer token")
+    try:
+        user = await request.app[API].auth.authenticate(token)
+    except AuthError as exc:
+        raise Unauthorized(str(exc)) from None
+    request[USER] = user
+    request[TOKEN] = token
+    return user
+
+
+def _agent_target(request: web.Request) -> str:
+    """The agent in the path, checked: it exists and the user may act on it."""
+    ctx = request.app[API]
+    job = request.match_info["job"]
+    status = ctx.centre.core.agents.get(job)
+    if status is None:
+        raise NotFound(f"no agent with job number {job}")
+    user = request[USER]
+    if not may_act_on_agent(user, job, status.agent.team):
+        raise Forbidden(f"{user.role.value} {user.job_number} may not act on agent {job}")
+    return job
+
+
+async def _audit_if_intervention(
+    request: web.Request, action: str, target: str, **details: Any
+) -> None:
+    user = request[USER]
+    if user.job_number != target:
+        ctx = request.app[API]
+        await ctx.users.audit(ctx.clock(), user.job_number, action, target, **details)
+
+
+def _state(request: web.Request, job: str) -> dict[str, Any]:
+    status = request.app[API].centre.core.status(job)
+    return {
+        "job_number": job,
+        "state": status.state.value,
+        "reason": status.reason.value if status.reason else None,
+        "since": status.since,
+        "call_id": status.call_id,
+    }
+
+
+# -- handlers -------------------------------------------------------------------
+
+
+async def login(request: web.Request) -> web.Response:
+    body = LoginBody.model_validate(await json_body(request))
+    try:
+        token, user, expires_at = await request.app[API].auth.login(body.job_number, body.password)
+    except AuthError as exc:
+        raise Unauthorized(str(exc)) from None
+    return web.json_response({"token": token, "expires_at": expires_at, "user": _user_json(user)})
+
+
+async def logout(request: web.Request) -> web.Response:
+    await request.app[API].auth.logout(request[TOKEN])
+    return web.json_response({"logged_out": True})
+
+
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(_user_json(request[USER]))
+
+
+async def agent_state(request: web.Request) -> web.Response:
+    job = _agent_target(request)
+    centre = request.app[API].centre
+    body = _state(request, job)
+    call_id = body["call_id"]
+    body["call"] = await centre.screen_pop(call_id, job) if call_id else None
+    return web.json_response(body)
+
+
+def _agent_action(
+    action: str, body_model: type[BaseModel] | None = None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        job = _agent_target(request)
+        centre = request.app[API].centre
+        body = body_model.model_validate(await json_body(request)) if body_model else None
+        details: dict[str, Any] = body.model_dump() if body else {}
+        match action:
+            case "log_in":
+                centre.log_in(job)
+            case "log_out":
+                centre.log_out(job)
+            case "ready":
+                centre.ready(job)
+            case "not_ready":
+                assert isinstance(body, NotReadyBody)
+                centre.not_ready(job, NotReadyReason(body.reason))
+            case "end_wrap_up":
+                centre.end_wrap_up(job)
+            case "extend_wrap_up":
+                assert isinstance(body, ExtendBody)
+                details["until"] = centre.extend_wrap_up(job, body.seconds)
+            case "break_after_call":
+                centre.break_after_call(job)
+        await _audit_if_intervention(request, f"force_{action}", job, **details)
+        return web.json_response(_state(request, job))
+
+    return handler
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    user = request[USER]
+    if not may_supervise(user):
+        raise Forbidden(f"{user.role.value} {user.job_number} may not see the supervisor view")
+    return web.json_response(request.app[API].centre.snapshot())
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {
+        "job_number": user.job_number,
+        "name": user.name,
+        "role": user.role.value,
+        "team": user.team,
+    }
+
+
+ROUTES: list[Route] = [
+    Route(
+        "POST",
+        "/auth/login",
+        login,
+        "Log in with job number and password; get a bearer token",
+        LoginBody,
+        public=True,
+    ),
+    Route("POST", "/auth/logout", logout, "End this token"),
+    Route("GET", "/me", me, "Who this token belongs to"),
+    Route("GET", "/agents/{job}", agent_state, "An agent's state and current call (screen pop)"),
+    Route(
+        "POST",
+        "/agents/{job}/login",
+        _agent_action("log_in"),
+        "Log the agent in to the ACD (not ready)",
+    ),
+    Route("POST", "/agents/{job}/logout", _agent_action("log_out"), "Log the agent out"),
+    Route("POST", "/agents/{job}/ready", _agent_action("ready"), "Ready for calls"),
+    Route(
+        "POST",
+        "/agents/{job}/not-ready",
+        _agent_action("not_ready", NotReadyBody),
+        "Not ready, with a reason",
+        NotReadyBody,
+    ),
+    Route(
+        "POST", "/agents/{job}/wrap-up/end", _agent_action("end_wrap_up"), "End after-call work now"
+    ),
+    Route(
+        "POST",
+        "/agents/{job}/wrap-up/extend",
+        _agent_action("extend_wrap_up", ExtendBody),
+        "More after-call time",
+        ExtendBody,
+    ),
+    Route(
+        "POST",
+        "/agents/{job}/break-after-call",
+        _agent_action("break_after_call"),
+        "Go on break when this call's wrap-up ends",
+    ),
+    Route("GET", "/supervisor/snapshot", snapshot, "Agents and lines right now (supervisors)"),
+]
+
+
+@web.middleware
+async def auth_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    match = request.match_info
+    public = (
+        match.http_exception is not None  # unknown path or method: let it be a 404/405
+        or getattr(match.route.handler, "acd_public", False)
+        or not request.path.startswith(PREFIX)
+    )
+    if not public:
+        await authenticate(request)
+    return await handler(request)
+
+
+def add_routes(app: web.Application) -> None:
+    for r in ROUTES:
+        if r.public:
+            r.handler.acd_public = True  # type: ignore[attr-defined]
+        app.router.add_route(r.method, PREFIX + r.path, r.handler)

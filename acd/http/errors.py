@@ -1,0 +1,97 @@
+"""API errors: a stable ``error_id``, a message a person understands, details.
+
+The mapping from errors (ours and the core's) to HTTP status lives here only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from acd.auth import AuthError
+from acd.core.agents import TransitionRefused
+from acd.core.distributor import NoSuchAgent, NoSuchCall, Refused
+
+log = structlog.get_logger("acd.http")
+
+
+class ApiError(Exception):
+    status = 400
+    error_id = "bad_request"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class Unauthorized(ApiError):
+    status, error_id = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, error_id = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, error_id = 404, "not_found"
+
+
+# The core's errors, by type: (status, error_id).
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    AuthError: (401, "unauthorized"),
+    NoSuchAgent: (404, "no_such_agent"),
+    NoSuchCall: (404, "no_such_call"),
+    Refused: (409, "refused"),
+    TransitionRefused: (409, "invalid_state"),
+}
+
+
+def error_response(status: int, error_id: str, message: str, details: Any = None) -> web.Response:
+    body = {"error_id": error_id, "message": message, "details": details or {}}
+    return web.json_response(body, status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.error_id, str(exc), exc.details)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+        ]
+        return error_response(400, "invalid_input", "the request body is not valid", details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error_id = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
+        return error_response(exc.status, error_id, exc.reason)
+    except tuple(DOMAIN_ERRORS) as exc:
+        status, error_id = DOMAIN_ERRORS[type(exc)]
+        return error_response(status, error_id, str(exc))
+    except Exception:
+        log.exception("api_internal_error", path=request.path)
+        return error_response(500, "internal_error", "something went wrong on our side")
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request body as JSON, or a 400 that says why not."""
+    if not request.can_read_body:
+        return {}
+    try:
+        return await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None

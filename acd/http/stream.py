@@ -1,0 +1,83 @@
+"""The live event stream (WebSocket): a snapshot first, then every change, numbered.
+
+``GET /api/v1/events?token=...&since=N``: with ``since`` (the last sequence
+number the client saw) the server replays exactly what was missed, or sends a
+fresh snapshot if that is no longer possible. Agents see their own events;
+supervisors see everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import WSMsgType, web
+
+from acd.core.access import User, may_supervise
+from acd.eventbus import LiveEvent
+from acd.http.api import API, authenticate
+from acd.http.errors import BadRequest
+
+PRIVATE_TO_SUPERVISORS = frozenset({"call_waiting", "call_abandoned", "peak_level"})
+
+
+def visible(user: User, event: LiveEvent) -> bool:
+    if may_supervise(user):
+        return True
+    return event.kind not in PRIVATE_TO_SUPERVISORS and event.data.get("agent") == user.job_number
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read what the client sends (pings, close) so a closed socket is noticed."""
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    user = await authenticate(request)
+    since_raw = request.query.get("since")
+    try:
+        since = int(since_raw) if since_raw is not None else None
+    except ValueError:
+        raise BadRequest(f"since must be a sequence number, not {since_raw!r}") from None
+    centre = request.app[API].centre
+    bus = centre.bus
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    subscription = bus.subscribe()  # from here on nothing is missed
+    reader = asyncio.create_task(_drain(ws))
+    try:
+        missed = bus.since(since) if since is not None else None
+        if missed is None:
+            await ws.send_json({"kind": "snapshot", "seq": bus.seq, "data": centre.snapshot()})
+            sent = bus.seq
+        else:
+            sent = since or 0
+            for event in missed:
+                sent = event.seq
+                if visible(user, event):
+                    await ws.send_json(event.as_json())
+        while not reader.done():
+            getter = asyncio.ensure_future(subscription.queue.get())
+            await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            event = getter.result()
+            if event is None:  # too slow: the client reconnects with `since`
+                await ws.close(code=1013, message=b"lagging; reconnect with since")
+                break
+            if event.seq > sent and visible(user, event):
+                await ws.send_json(event.as_json())
+            sent = max(sent, event.seq)
+    finally:
+        bus.unsubscribe(subscription)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+        await ws.close()
+    return ws
+
+
+events.acd_public = True  # type: ignore[attr-defined]  # it authenticates itself (token in query)

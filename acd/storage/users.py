@@ -1,0 +1,51 @@
+"""Users, their bearer tokens (hashed) and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from acd.storage.models import AuditRow, TokenRow, UserRow
+
+
+class UserStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def get(self, job_number: str) -> UserRow | None:
+        async with self._sessions() as session:
+            return await session.get(UserRow, job_number)
+
+    async def put(self, job_number: str, name: str, role: str, password_hash: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(
+                UserRow(job_number=job_number, name=name, role=role, password_hash=password_hash)
+            )
+
+    async def add_token(self, token_hash: str, job_number: str, expires_at: float) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                TokenRow(token_hash=token_hash, job_number=job_number, expires_at=expires_at)
+            )
+
+    async def token(self, token_hash: str) -> TokenRow | None:
+        async with self._sessions() as session:
+            return await session.get(TokenRow, token_hash)
+
+    async def drop_token(self, token_hash: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(TokenRow).where(TokenRow.token_hash == token_hash))
+
+    async def drop_expired_tokens(self, now: float) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(TokenRow).where(TokenRow.expires_at < now))
+
+    async def audit(self, at: float, actor: str, action: str, target: str, **details: Any) -> None:
+        async with self._sessions.begin() as session:
+            session.add(AuditRow(at=at, actor=actor, action=action, target=target, details=details))
+
+    async def audit_log(self) -> list[AuditRow]:
+        async with self._sessions() as session:
+            return list(await session.scalars(select(AuditRow).order_by(AuditRow.id)))

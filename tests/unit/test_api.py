@@ -1,0 +1,177 @@
+"""The HTTP API over a real aiohttp server, SQLite and the real core (no Asterisk here)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from acd.auth import AuthService, hash_password
+from acd.callcentre import CallCentre
+from acd.core.agents import Agent, Role
+from acd.core.distributor import CallDistributor
+from acd.http.api import ApiContext
+from acd.http.app import build_http_app
+from acd.storage.agent_states import AgentStateLog
+from acd.storage.db import create_engine, migrate
+from acd.storage.events import CallEventLog
+from acd.storage.users import UserStore
+from ivr.tree import load_tree
+
+AGENTS = [
+    Agent("1001", "Li Na", "PJSIP/1001", {"tour": 5}, Role.AGENT, "east"),
+    Agent("1002", "Wang Fang", "PJSIP/1002", {"cruise": 5}, Role.AGENT, "west"),
+    Agent("1901", "Chen Jie", "PJSIP/1901", {}, Role.SUPERVISOR, "east"),
+]
+
+
+class Health:
+    """/healthz is not under test here."""
+
+
+@pytest.fixture
+async def api(tmp_path):
+    db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    await migrate(db)
+    users = UserStore(db)
+    for job, role in (
+        ("1001", "agent"),
+        ("1002", "agent"),
+        ("1901", "supervisor"),
+        ("9000", "admin"),
+    ):
+        await users.put(job, f"user {job}", role, hash_password(f"secret-{job}"))
+    core = CallDistributor(agents=AGENTS)
+    centre = CallCentre(
+        core,
+        load_tree(),
+        CallEventLog(db, lambda: datetime.now()),
+        AgentStateLog(db),
+        clock=time.time,
+        local_time=datetime.now,
+        tick_interval=1,
+    )
+    teams = {a.job_number: a.team for a in AGENTS}
+    auth = AuthService(users, 3600, time.time, team_of=lambda job: teams.get(job, ""))
+    app = build_http_app(Health(), ApiContext(centre, auth, users, time.time))  # type: ignore[arg-type]
+    async with TestClient(TestServer(app)) as client:
+        client.centre = centre
+        client.users = users
+        yield client
+    await db.dispose()
+
+
+async def token(client, job: str, password: str | None = None) -> dict[str, str]:
+    resp = await client.post(
+        "/api/v1/auth/login", json={"job_number": job, "password": password or f"secret-{job}"}
+    )
+    assert resp.status == 200, await resp.text()
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+async def test_login_gives_a_token_and_a_wrong_password_a_401(api):
+    resp = await api.post("/api/v1/auth/login", json={"job_number": "1001", "password": "nope"})
+    assert resp.status == 401
+    assert (await resp.json())["error_id"] == "unauthorized"
+    headers = await token(api, "1001")
+    me = await (await api.get("/api/v1/me", headers=headers)).json()
+    assert me == {"job_number": "1001", "name": "user 1001", "role": "agent", "team": "east"}
+    await api.post("/api/v1/auth/logout", headers=headers)
+    assert (await api.get("/api/v1/me", headers=headers)).status == 401
+
+
+async def test_an_agent_logs_in_goes_ready_and_not_ready_with_a_reason(api):
+    headers = await token(api, "1001")
+    assert (await api.post("/api/v1/agents/1001/login", headers=headers)).status == 200
+    body = await (await api.post("/api/v1/agents/1001/ready", headers=headers)).json()
+    assert body["state"] == "ready"
+    resp = await api.post(
+        "/api/v1/agents/1001/not-ready", headers=headers, json={"reason": "lunch"}
+    )
+    assert (await resp.json())["reason"] == "lunch"
+    assert api.centre.core.status("1001").state.value == "not_ready"
+
+
+async def test_bad_input_is_a_4xx_with_a_message_never_a_500(api):
+    headers = await token(api, "1001")
+    await api.post("/api/v1/agents/1001/login", headers=headers)
+    resp = await api.post("/api/v1/agents/1001/not-ready", headers=headers, json={"reason": "nap"})
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["error_id"] == "invalid_input"
+    assert body["details"][0]["field"] == "reason"
+    resp = await api.post("/api/v1/agents/1001/not-ready", headers=headers, data=b"{not json")
+    assert resp.status == 400 and "not valid JSON" in (await resp.json())["message"]
+    resp = await api.post("/api/v1/agents/1001/wrap-up/end", headers=headers)
+    assert resp.status == 409
+    assert (await resp.json())["error_id"] == "refused"
+    resp = await api.post("/api/v1/agents/1001/login", headers=headers)
+    assert resp.status == 409 and (await resp.json())["error_id"] == "invalid_state"
+    resp = await api.get("/api/v1/agents/4242", headers=headers)
+    assert resp.status == 404 and (await resp.json())["error_id"] == "not_found"
+    assert (await api.get("/api/v1/nothing-here", headers=headers)).status == 404
+
+
+async def test_an_agent_cannot_act_on_another_agent_or_see_the_supervisor_view(api):
+    headers = await token(api, "1001")
+    resp = await api.post("/api/v1/agents/1002/ready", headers=headers)
+    assert resp.status == 403
+    assert (await resp.json())["error_id"] == "forbidden"
+    assert (await api.get("/api/v1/supervisor/snapshot", headers=headers)).status == 403
+    assert (await api.get("/api/v1/supervisor/snapshot")).status == 401
+
+
+async def test_a_supervisor_acts_on_their_team_only_and_it_is_audited(api):
+    headers = await token(api, "1901")  # team east
+    assert (await api.post("/api/v1/agents/1001/login", headers=headers)).status == 200
+    assert (await api.post("/api/v1/agents/1001/ready", headers=headers)).status == 200
+    assert (await api.post("/api/v1/agents/1002/login", headers=headers)).status == 403
+    audit = [(a.actor, a.action, a.target) for a in await api.users.audit_log()]
+    assert audit == [("1901", "force_log_in", "1001"), ("1901", "force_ready", "1001")]
+    snapshot = await (await api.get("/api/v1/supervisor/snapshot", headers=headers)).json()
+    states = {a["job_number"]: a["state"] for a in snapshot["agents"]}
+    assert states == {"1001": "ready", "1002": "logged_out", "1901": "logged_out"}
+    assert set(snapshot["lines"]) == {"cruise", "tour", "free_travel"}
+
+
+async def test_the_event_stream_starts_with_a_snapshot_then_numbered_changes(api):
+    headers = await token(api, "1001")
+    ws = await api.ws_connect("/api/v1/events", headers=headers)
+    first = await ws.receive_json(timeout=5)
+    assert first["kind"] == "snapshot"
+    await api.post("/api/v1/agents/1001/login", headers=headers)
+    await api.post("/api/v1/agents/1001/ready", headers=headers)
+    events = [await ws.receive_json(timeout=5) for _ in range(2)]
+    assert [e["data"]["state"] for e in events] == ["not_ready", "ready"]
+    assert events[1]["seq"] == events[0]["seq"] + 1
+    await ws.close()
+    # Reconnecting with the last number seen replays exactly what was missed.
+    await api.post("/api/v1/agents/1001/not-ready", headers=headers, json={"reason": "break"})
+    ws = await api.ws_connect(f"/api/v1/events?since={events[1]['seq']}", headers=headers)
+    missed = await ws.receive_json(timeout=5)
+    assert (missed["seq"], missed["data"]["state"]) == (events[1]["seq"] + 1, "not_ready")
+    await ws.close()
+
+
+async def test_an_agent_only_sees_their_own_events(api):
+    h1001, h1002 = await token(api, "1001"), await token(api, "1002")
+    ws = await api.ws_connect("/api/v1/events", headers=h1001)
+    await ws.receive_json(timeout=5)
+    await api.post("/api/v1/agents/1002/login", headers=h1002)
+    await api.post("/api/v1/agents/1001/login", headers=h1001)
+    event = await ws.receive_json(timeout=5)
+    assert event["data"]["agent"] == "1001"
+    await ws.close()
+
+
+async def test_the_openapi_document_describes_every_route(api):
+    doc = await (await api.get("/api/v1/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/agents/{job}/not-ready" in doc["paths"]
+    body = doc["paths"]["/api/v1/agents/{job}/not-ready"]["post"]["requestBody"]
+    assert (
+        body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/NotReadyBody"
+    )
+    assert "lunch" in doc["components"]["schemas"]["NotReadyBody"]["properties"]["reason"]["enum"]
