@@ -1,0 +1,73 @@
+"""The API against the real Asterisk: an agent's screen shows the ringing call first."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from acd.app import Daemon
+from acd.auth import hash_password
+from acd.storage.db import create_engine, migrate
+from acd.storage.users import UserStore
+from tests.e2e.conftest import Callers, eventually, make_settings
+
+
+async def test_screen_pop_with_history_arrives_before_the_phone_is_answered(
+    running_pbx, callers: Callers, phones, tmp_path
+):
+    settings = make_settings(running_pbx, tmp_path)
+    db = create_engine(settings.database.url)
+    await migrate(db)
+    await UserStore(db).put("1001", "Li Na", "agent", hash_password("secret-1001"))
+    await db.dispose()
+    phone = await phones("1001", answer_after=3, talk_for=4)
+    base = f"http://127.0.0.1:{settings.http.port}/api/v1"
+    async with Daemon(settings) as daemon, aiohttp.ClientSession() as http:
+        # An earlier call from the same number, abandoned while waiting.
+        daemon.centre.log_in("1001")
+        earlier, _ = await callers.call(digits="2", delay=2, hold=7, number="13900000031")
+        await eventually(lambda: _kind(daemon, earlier, "abandoned"), timeout=30)
+
+        login = {"job_number": "1001", "password": "secret-1001"}
+        resp = await http.post(f"{base}/auth/login", json=login)
+        headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+        ws = await http.ws_connect(f"{base}/events", headers=headers)
+        assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
+        assert (await http.post(f"{base}/agents/1001/ready", headers=headers)).status == 200
+
+        call_id, _ = await callers.call(
+            digits="2", delay=2, hold=30, number="13900000031", name="张伟"
+        )
+        ringing = await _next(ws, "call_ringing")
+        # The screen pop is there while the phone still rings (it answers after 3 s).
+        assert not any(c.answered_at for c in phone.calls)
+        pop = ringing["data"]
+        assert pop["call_id"] == call_id
+        assert (pop["caller_number"], pop["caller_name"], pop["line"]) == (
+            "13900000031",
+            "张伟",
+            "tour",
+        )
+        assert pop["ivr_path"] == ["main", "2"]
+        assert pop["waited"] is not None and pop["waited"] >= 0
+        assert [(h["call_id"], h["outcome"]) for h in pop["history"]] == [(earlier, "abandoned")]
+        connected = await _next(ws, "call_connected")
+        assert connected["data"]["agent"] == "1001" and connected["seq"] > ringing["seq"]
+        # While talking, the agent's own view has the call and its screen pop.
+        state = await (await http.get(f"{base}/agents/1001", headers=headers)).json()
+        assert state["state"] == "talking"
+        assert state["call"]["caller_number"] == "13900000031"
+        assert phone.calls[0].answered_at is not None
+        await ws.close()
+
+
+async def _kind(daemon: Daemon, call_id: str, kind: str):
+    return any(e.kind == kind for e in await daemon.events.for_call(call_id))
+
+
+async def _next(ws, kind: str) -> dict:
+    while True:
+        event = await asyncio.wait_for(ws.receive_json(), 30)
+        if event["kind"] == kind:
+            return event
