@@ -19,11 +19,11 @@ from panoramisk.message import Message
 
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiError
-from acd.ami.executor import AgentLeg, AmiExecutor, CallBook, CallInfo, Command
+from acd.ami.executor import AgentLeg, AmiExecutor, CallBook, CallInfo, Command, SpySession
 from acd.core.agents import Agent, AgentState, AgentStateChanged, NotReadyReason
 from acd.core.channels import Channel, Reconciliation
 from acd.core.commands import CallAbandoned, CallAnswered, RingAgent, TellAgent
-from acd.core.distributor import CallDistributor, WaitingCall
+from acd.core.distributor import CallDistributor, NoSuchCall, Refused, WaitingCall
 from acd.core.peak import PeakLevel, PeakLevelChanged
 from acd.eventbus import EventBus
 from acd.storage.agent_states import AgentStateLog
@@ -175,6 +175,37 @@ class CallCentre:
     def break_after_call(self, job: str) -> None:
         self.core.request_break_after_call(job)
 
+    # -- call control (API) ------------------------------------------------------
+
+    @property
+    def executor(self) -> AmiExecutor:
+        if self._executor is None:
+            raise AmiError("not connected to Asterisk yet")
+        return self._executor
+
+    async def spy(self, supervisor: str, agent: str, mode: str) -> SpySession:
+        """A supervisor listens, whispers or barges in on an agent's call (from their phone)."""
+        status = self.core.status(agent)
+        if status.state is not AgentState.TALKING:
+            raise Refused(f"agent {agent} is not on a call")
+        endpoint = self.core.status(supervisor).agent.endpoint
+        session = await self.executor.spy(supervisor, endpoint, agent, mode)
+        self.bus.publish("spy", self._clock(), agent=agent, supervisor=supervisor, mode=mode)
+        return session
+
+    async def stop_spying(self, supervisor: str) -> None:
+        if not await self.executor.stop_spying(supervisor):
+            raise Refused(f"{supervisor} is not listening to any call")
+
+    async def force_hangup(self, call_id: str) -> None:
+        if call_id not in self.core.connected and call_id not in self.core.waiting:
+            raise NoSuchCall(f"no live call {call_id}")
+        await self.executor.hang_up_call(call_id)
+
+    async def agent_hangup(self, job: str) -> None:
+        if not await self.executor.hang_up_agent(job):
+            raise Refused(f"agent {job} has no call to hang up")
+
     # -- from AMI (called by the engine's consumer, in stream order) ------------
 
     def on_ami_event(self, message: Message) -> None:
@@ -280,6 +311,9 @@ class CallCentre:
 
     def _hangup(self, uniqueid: str) -> None:
         now = self._clock()
+        for supervisor, spy in list(self.book.spies.items()):
+            if spy.leg_id == uniqueid:
+                del self.book.spies[supervisor]
         leg = self.book.legs.pop(uniqueid, None)
         if leg is not None:
             if leg.answered and leg.call_id in self.core.connected:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from acd.ami.connection import AmiConnection
-from acd.ami.errors import AmiError
-from acd.core.channels import ChannelRegistry
+from acd.ami.errors import AmiActionFailed, AmiError
+from acd.core.channels import Channel, ChannelRegistry
 from acd.core.commands import (
     AnnouncePosition,
     ConnectCall,
@@ -55,12 +55,23 @@ class AgentLeg:
     answered: bool = False
 
 
+@dataclass(slots=True)
+class SpySession:
+    """A supervisor's phone listening to, whispering to or barging in on an agent."""
+
+    leg_id: str
+    supervisor: str
+    agent: str
+    mode: str
+
+
 @dataclass
 class CallBook:
-    """The adapter's bookkeeping: callers' channels and agents' legs."""
+    """The adapter's bookkeeping: callers' channels, agents' legs, supervisors' spy legs."""
 
     calls: dict[str, CallInfo] = field(default_factory=dict)
     legs: dict[str, AgentLeg] = field(default_factory=dict)
+    spies: dict[str, SpySession] = field(default_factory=dict)  # by supervisor
 
     def leg_for(self, call_id: str, job_number: str) -> AgentLeg | None:
         for leg in self.legs.values():
@@ -178,6 +189,74 @@ class AmiExecutor:
                 "Priority": "1",
             }
         )
+
+    # -- supervisor and agent call control (asked for through the API) --------
+
+    def agent_channel(self, job_number: str) -> Channel | None:
+        """The live channel of an agent's answered leg, if any."""
+        for leg in self._book.legs.values():
+            if leg.job_number == job_number and leg.answered:
+                channel = self._channels.get(leg.leg_id)
+                if channel is not None:
+                    return channel
+        return None
+
+    async def spy(self, supervisor: str, endpoint: str, agent: str, mode: str) -> SpySession:
+        """Ring the supervisor's phone into the agent's call, or switch the mode."""
+        target = self.agent_channel(agent)
+        if target is None:
+            raise AmiActionFailed(f"agent {agent} has no call to join")
+        current = self._book.spies.get(supervisor)
+        if current is not None and current.leg_id in self._channels and current.agent == agent:
+            await self._setvar(current.leg_id, "ACD_SPY_TARGET", target.name)
+            await self._ami.send_action(
+                {
+                    "Action": "Redirect",
+                    "Channel": current.leg_id,
+                    "Context": "acd-spy",
+                    "Exten": mode,
+                    "Priority": "1",
+                }
+            )
+            current.mode = mode
+            return current
+        session = SpySession(f"acd-{uuid.uuid4().hex}", supervisor, agent, mode)
+        self._book.spies[supervisor] = session
+        await self._ami.originate(
+            {
+                "Channel": endpoint,
+                "Context": "acd-spy",
+                "Exten": mode,
+                "Priority": "1",
+                "Timeout": "30000",
+                "ChannelId": session.leg_id,
+                "CallerID": f'"{mode} {agent}" <{agent}>',
+                "Variable": [f"ACD_SPY_TARGET={target.name}"],
+                "Async": "true",
+            }
+        )
+        return session
+
+    async def stop_spying(self, supervisor: str) -> bool:
+        session = self._book.spies.pop(supervisor, None)
+        if session is None:
+            return False
+        await self._hangup(session.leg_id)
+        return True
+
+    async def hang_up_call(self, call_id: str) -> None:
+        """End a caller's call (force hang-up); the agent's leg follows."""
+        await self._hangup(call_id)
+
+    async def hang_up_agent(self, job_number: str) -> bool:
+        channel = self.agent_channel(job_number)
+        if channel is None:
+            return False
+        await self._hangup(channel.uniqueid)
+        return True
+
+    async def _hangup(self, channel: str) -> None:
+        await self._ami.send_action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
 
     async def _setvar(self, channel: str, name: str, value: str) -> None:
         await self._ami.send_action(

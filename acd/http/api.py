@@ -177,6 +177,59 @@ def _agent_action(
     return handler
 
 
+class MonitorBody(_Body):
+    mode: Literal["listen", "whisper", "barge"]
+
+
+def _supervisor(request: web.Request) -> User:
+    user = request[USER]
+    if not may_supervise(user):
+        raise Forbidden(f"{user.role.value} {user.job_number} may not supervise calls")
+    if user.job_number not in request.app[API].centre.core.agents:
+        raise Forbidden(f"{user.job_number} has no phone configured (add them to [[agents]])")
+    return user
+
+
+async def monitor(request: web.Request) -> web.Response:
+    """The supervisor's own phone rings and joins the agent's call in that mode."""
+    user = _supervisor(request)
+    job = _agent_target(request)
+    body = MonitorBody.model_validate(await json_body(request))
+    ctx = request.app[API]
+    session = await ctx.centre.spy(user.job_number, job, body.mode)
+    await ctx.users.audit(ctx.clock(), user.job_number, body.mode, job)
+    return web.json_response({"agent": job, "mode": session.mode, "supervisor": user.job_number})
+
+
+async def stop_monitor(request: web.Request) -> web.Response:
+    user = _supervisor(request)
+    await request.app[API].centre.stop_spying(user.job_number)
+    return web.json_response({"stopped": True})
+
+
+async def force_hangup(request: web.Request) -> web.Response:
+    user = _supervisor(request)
+    call_id = request.match_info["call_id"]
+    ctx = request.app[API]
+    agent = next(
+        (c.job_number for c in ctx.centre.core.connected.values() if c.call_id == call_id), None
+    )
+    if agent is not None:
+        team = ctx.centre.core.status(agent).agent.team
+        if not may_act_on_agent(user, agent, team):
+            raise Forbidden(f"call {call_id} is with agent {agent}, outside your team")
+    await ctx.centre.force_hangup(call_id)
+    await ctx.users.audit(ctx.clock(), user.job_number, "force_hangup", call_id, agent=agent)
+    return web.json_response({"call_id": call_id, "hung_up": True})
+
+
+async def agent_hangup(request: web.Request) -> web.Response:
+    job = _agent_target(request)
+    await request.app[API].centre.agent_hangup(job)
+    await _audit_if_intervention(request, "force_hangup_agent", job)
+    return web.json_response(_state(request, job))
+
+
 async def snapshot(request: web.Request) -> web.Response:
     user = request[USER]
     if not may_supervise(user):
@@ -236,7 +289,17 @@ ROUTES: list[Route] = [
         _agent_action("break_after_call"),
         "Go on break when this call's wrap-up ends",
     ),
+    Route("POST", "/agents/{job}/hangup", agent_hangup, "Hang up the agent's current call"),
     Route("GET", "/supervisor/snapshot", snapshot, "Agents and lines right now (supervisors)"),
+    Route(
+        "POST",
+        "/supervisor/agents/{job}/monitor",
+        monitor,
+        "Listen, whisper or barge in on an agent's call from your phone (again: switch mode)",
+        MonitorBody,
+    ),
+    Route("DELETE", "/supervisor/monitor", stop_monitor, "Stop listening (your phone hangs up)"),
+    Route("POST", "/supervisor/calls/{call_id}/hangup", force_hangup, "Force a call down"),
 ]
 
 

@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotConnected, AmiTimeout
 from acd.auth import AuthError
 from acd.core.agents import TransitionRefused
 from acd.core.distributor import NoSuchAgent, NoSuchCall, Refused
@@ -45,8 +46,13 @@ class NotFound(ApiError):
     status, error_id = 404, "not_found"
 
 
-# The core's errors, by type: (status, error_id).
+# The core's and adapters' errors, by type: (status, error_id).
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    AmiActionFailed: (409, "pbx_refused"),
+    AmiNotConnected: (503, "pbx_unavailable"),
+    AmiDisconnected: (503, "pbx_unavailable"),
+    AmiTimeout: (504, "pbx_timeout"),
+    AmiError: (503, "pbx_unavailable"),
     AuthError: (401, "unauthorized"),
     NoSuchAgent: (404, "no_such_agent"),
     NoSuchCall: (404, "no_such_call"),

@@ -32,7 +32,7 @@ def build_openapi() -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "maxLength": 16},
+                "schema": {"type": "string", "maxLength": 64},
             }
             for name in re.findall(r"{(\w+)}", path)
         ]

@@ -19,6 +19,7 @@ class IncomingCall:
     answered_at: float | None = None
     ended_at: float | None = None
     heard: bytearray = field(default_factory=bytearray)  # 8-bit unsigned PCM, 8 kHz
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)  # (monotonic time, audio)
 
 
 class Phone:
@@ -32,10 +33,12 @@ class Phone:
         *,
         answer_after: float | None = 0.5,
         talk_for: float = 4.0,
+        speak: bytes = b"",
     ) -> None:
         self.job_number = job_number
         self.answer_after = answer_after
         self.talk_for = talk_for
+        self.speak = speak  # 8-bit unsigned PCM sent once the call is answered
         self.calls: list[IncomingCall] = []
         self._lock = threading.Lock()
         self._phone = VoIPPhone(
@@ -77,6 +80,10 @@ class Phone:
             return
         call.answer()
         incoming.answered_at = time.monotonic()
+        for client in call.RTPClients:
+            _tap(client, incoming)
+        if self.speak:
+            call.write_audio(self.speak)
         end = incoming.answered_at + self.talk_for
         while call.state == CallState.ANSWERED and time.monotonic() < end:
             incoming.heard += call.read_audio(160, blocking=False)
@@ -84,3 +91,19 @@ class Phone:
         if call.state == CallState.ANSWERED:
             call.hangup()
         incoming.ended_at = time.monotonic()
+
+
+def _tap(client, incoming: IncomingCall) -> None:
+    """Note every decoded RTP payload the phone receives, as it arrives.
+
+    pyVoIP's own read_audio places audio by RTP timestamp and loses it when
+    Asterisk changes the stream's source (as it does when a call is bridged),
+    so the test reads the payloads here instead.
+    """
+    write = client.pmin.write
+
+    def tapped(offset: int, data: bytes) -> None:
+        incoming.chunks.append((time.monotonic(), data))
+        write(offset, data)
+
+    client.pmin.write = tapped
