@@ -166,7 +166,9 @@ class Daemon:
             local_time=lambda: datetime.now(zone),
             tick_interval=s.acd.tick_interval,
         )
+        self.centre.service_level_seconds = s.acd.service_level_seconds
         await self.centre.restore_agents()
+        await self.centre.load_today()
         self.engine.subscribe(self.centre)
 
         await self.engine.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +64,8 @@ class CallCentre:
         self._talking_before_restart: dict[str, float] = {}
         self._short_tasks: set[asyncio.Task[Any]] = set()
         self.bus = EventBus()
+        self.service_level_seconds = 20.0
+        self.today = DayCounters(day="")
 
     def bind(self, ami: AmiConnection, executor: AmiExecutor) -> None:
         self._ami = ami
@@ -141,6 +144,7 @@ class CallCentre:
             info.call_id, info.line, info.enqueued_at, caller=info.caller_number
         )
         self._handle(call)
+        self._publish_queue()
 
     def callback_request(self, call_id: str, line: str, number: str) -> str:
         request_id = f"cb-{call_id}"
@@ -334,7 +338,9 @@ class CallCentre:
     # -- outputs ----------------------------------------------------------------
 
     def _handle(self, outputs: Iterable[Any]) -> None:
+        outputs = list(outputs)
         for out in outputs:
+            self._count(out)
             self._publish(out)
             if isinstance(out, AgentStateChanged | CallAbandoned | CallAnswered | PeakLevelChanged):
                 self._facts.put_nowait(out)
@@ -344,6 +350,42 @@ class CallCentre:
                     )
             else:
                 self._commands.put_nowait(out)
+        if any(
+            isinstance(o, RingAgent | CallAnswered | CallAbandoned | PeakLevelChanged)
+            for o in outputs
+        ):
+            self._publish_queue()
+
+    def _publish_queue(self) -> None:
+        """Waiting per line, peak level and today's figures: what the wallboard shows."""
+        snap = self.snapshot()
+        self.bus.publish(
+            "queue",
+            snap["at"],
+            lines=snap["lines"],
+            peak_level=snap["peak_level"],
+            today=snap["today"],
+        )
+
+    def _count(self, out: Any) -> None:
+        if not isinstance(out, CallAnswered | CallAbandoned):
+            return
+        day = self.local_now().date().isoformat()
+        if self.today.day != day:
+            self.today = DayCounters(day=day)
+        if isinstance(out, CallAnswered):
+            self.today.answered += 1
+            if out.waited <= self.service_level_seconds:
+                self.today.answered_in_time += 1
+        else:
+            self.today.abandoned += 1
+
+    async def load_today(self) -> None:
+        """Today's answered/abandoned so far (after a restart the wallboard goes on counting)."""
+        local = self.local_now()
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        counts = await self._events.day_counts(midnight, self.service_level_seconds)
+        self.today = DayCounters(local.date().isoformat(), **counts)
 
     def _publish(self, out: Any) -> None:
         """Tell the live event stream (agents' screens, wallboard) what changed."""
@@ -428,6 +470,7 @@ class CallCentre:
             "at": now,
             "peak_level": int(self.core.peak.level),
             "lines": lines,
+            "today": self.today.as_json(self.service_level_seconds),
             "agents": [
                 {
                     "job_number": s.agent.job_number,
@@ -496,6 +539,27 @@ class CallCentre:
         while True:
             await asyncio.sleep(self._tick_interval)
             self._handle(self.core.tick(self._clock()))
+
+
+@dataclass
+class DayCounters:
+    """Today's answered and abandoned calls; the service level counts abandons as missed."""
+
+    day: str
+    answered: int = 0
+    answered_in_time: int = 0
+    abandoned: int = 0
+
+    def as_json(self, threshold: float) -> dict[str, Any]:
+        offered = self.answered + self.abandoned
+        level = round(100 * self.answered_in_time / offered, 1) if offered else None
+        return {
+            "day": self.day,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "service_level": level,
+            "service_level_definition": f"answered within {threshold:g} s / (answered + abandoned)",
+        }
 
 
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:

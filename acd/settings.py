@@ -133,6 +133,7 @@ class AcdSettings(_Section):
     max_wrap_up: Seconds = 300.0
     announce_every: float = Field(default=30.0, ge=0, le=3600)  # 0: no announcements
     tick_interval: Seconds = 0.5
+    service_level_seconds: Seconds = 20.0  # "answered within X s" for the service level
     peak: PeakSettings = PeakSettings()
 
     @field_validator("announce_every")
@@ -154,7 +155,7 @@ class AgentSettings(_Section):
 
 
 class ApiSettings(_Section):
-    token_ttl: Seconds = 8 * 3600  # a bearer token lasts one shift at most
+    token_ttl: float = Field(default=8 * 3600, gt=0, le=24 * 3600)  # one shift at most
 
 
 class SystemdSettings(_Section):

@@ -1,9 +1,10 @@
-"""The HTTP application: /healthz now; the agent and supervisor API later."""
+"""The HTTP application: /healthz, the v1 API and its event stream, the wallboard page."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -51,6 +52,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
+WALLBOARD = Path(__file__).with_name("static") / "wallboard.html"
+
+
+async def wallboard(request: web.Request) -> web.FileResponse:
+    """The supervisors' live wallboard (it logs in and reads the event stream)."""
+    return web.FileResponse(WALLBOARD, headers={"Cache-Control": "no-cache"})
+
+
 def build_http_app(health: Health, api: ApiContext | None = None) -> web.Application:
     """/healthz always; the v1 API, its OpenAPI document and the event stream with ``api``."""
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
@@ -61,4 +70,5 @@ def build_http_app(health: Health, api: ApiContext | None = None) -> web.Applica
         add_routes(app)
         app.router.add_get(PREFIX + "/openapi.json", openapi)
         app.router.add_get(PREFIX + "/events", events)
+        app.router.add_get("/wallboard", wallboard)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -61,6 +61,25 @@ class CallEventLog:
             for row in rows:
                 by_call.setdefault(row.call_id.removeprefix("cb-"), []).append(row)
         return [_summary(c.call_id, c.at, by_call.get(c.call_id, [])) for c in calls]
+
+    async def day_counts(self, since_epoch: float, threshold: float) -> dict[str, int]:
+        """Answered (and within ``threshold`` s) and abandoned calls since a moment."""
+        since = datetime.fromtimestamp(since_epoch, tz=UTC)
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(CallEventRow)
+                .where(CallEventRow.kind.in_(("answered", "abandoned")))
+                .where(CallEventRow.at >= since)
+            )
+            counts = {"answered": 0, "answered_in_time": 0, "abandoned": 0}
+            for row in rows:
+                if row.kind == "abandoned":
+                    counts["abandoned"] += 1
+                else:
+                    counts["answered"] += 1
+                    if float(row.data.get("waited", 0)) <= threshold:
+                        counts["answered_in_time"] += 1
+        return counts
 
     async def for_call(self, call_id: str) -> list[CallEvent]:
         """Every event of one call, oldest first."""

@@ -1,0 +1,55 @@
+"""The wallboard in headless Chromium, updating live from the event stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from acd.app import Daemon
+from acd.auth import hash_password
+from acd.core.agents import NotReadyReason
+from acd.storage.db import create_engine, migrate
+from acd.storage.users import UserStore
+from tests.e2e.browser import Browser
+from tests.e2e.conftest import Callers, eventually, make_settings
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+async def test_wallboard_shows_agents_and_waiting_callers_live(
+    running_pbx, callers: Callers, tmp_path
+):
+    settings = make_settings(running_pbx, tmp_path)
+    db = create_engine(settings.database.url)
+    await migrate(db)
+    await UserStore(db).put("1901", "Chen Jie", "supervisor", hash_password("secret-1901"))
+    await db.dispose()
+    site = f"http://127.0.0.1:{settings.http.port}"
+    async with Daemon(settings) as daemon, aiohttp.ClientSession() as http, Browser() as browser:
+        daemon.centre.log_in("1001")
+        daemon.centre.ready("1001")
+        resp = await http.post(
+            f"{site}/api/v1/auth/login", json={"job_number": "1901", "password": "secret-1901"}
+        )
+        token = (await resp.json())["token"]
+        await browser.goto(f"{site}/wallboard#token={token}")
+        await eventually(lambda: _is(browser, "#status", "live"), timeout=15)
+        assert await browser.text('[data-agent="1001"] .state') == "ready"
+
+        # Changes arrive live: the agent goes to lunch, a caller starts waiting.
+        daemon.centre.not_ready("1001", NotReadyReason.LUNCH)
+        await eventually(
+            lambda: _is(browser, '[data-agent="1001"] .state', "not ready"), timeout=10
+        )
+        assert await browser.text('[data-agent="1001"] td:nth-child(4)') == "lunch"
+        await callers.call(digits="2", delay=2, hold=60)
+        await eventually(lambda: _is(browser, '[data-line="tour"] .waiting', "1"), timeout=30)
+        assert await browser.text("#peak") == "0"
+        assert await browser.text('[data-agent="1002"] td:nth-child(5)') == "–"  # logged out
+        shot = await browser.screenshot(ARTIFACTS / "wallboard.png")
+        assert shot.stat().st_size > 10_000
+
+
+async def _is(browser: Browser, selector: str, expected: str) -> bool:
+    return await browser.text(selector) == expected
