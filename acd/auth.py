@@ -58,6 +58,8 @@ class AuthService:
         self._ttl = token_ttl
         self._clock = clock
         self._team_of = team_of
+        # token hash -> (user, expiry): most requests never touch the database.
+        self._cache: dict[str, tuple[User, float]] = {}
 
     async def login(self, job_number: str, password: str) -> tuple[str, User, float]:
         row = await self._store.get(job_number)
@@ -69,18 +71,28 @@ class AuthService:
         token = secrets.token_urlsafe(32)
         expires_at = self._clock() + self._ttl
         await self._store.add_token(_token_hash(token), job_number, expires_at)
-        return token, self._user(row.job_number, row.name, row.role), expires_at
+        user = self._user(row.job_number, row.name, row.role)
+        self._cache[_token_hash(token)] = (user, expires_at)
+        return token, user, expires_at
 
     async def authenticate(self, token: str) -> User:
-        row = await self._store.token(_token_hash(token))
+        key = _token_hash(token)
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] >= self._clock():
+            return cached[0]
+        self._cache.pop(key, None)
+        row = await self._store.token(key)  # e.g. issued before a restart
         if row is None or row.expires_at < self._clock():
             raise AuthError("token unknown or expired; log in again")
-        user = await self._store.get(row.job_number)
-        if user is None:
+        found = await self._store.get(row.job_number)
+        if found is None:
             raise AuthError("token unknown or expired; log in again")
-        return self._user(user.job_number, user.name, user.role)
+        user = self._user(found.job_number, found.name, found.role)
+        self._cache[key] = (user, row.expires_at)
+        return user
 
     async def logout(self, token: str) -> None:
+        self._cache.pop(_token_hash(token), None)
         await self._store.drop_token(_token_hash(token))
 
     def _user(self, job_number: str, name: str, role: str) -> User:

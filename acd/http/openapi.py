@@ -66,7 +66,7 @@ def build_openapi() -> dict[str, Any]:
             }
         paths.setdefault(path, {})[route.method.lower()] = op
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "acd call-centre API", "version": acd.__version__},
         "paths": paths,
         "components": {

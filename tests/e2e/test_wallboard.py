@@ -46,7 +46,7 @@ async def test_wallboard_shows_agents_and_waiting_callers_live(
         await callers.call(digits="2", delay=2, hold=60)
         await eventually(lambda: _is(browser, '[data-line="tour"] .waiting', "1"), timeout=30)
         assert await browser.text("#peak") == "0"
-        assert await browser.text('[data-agent="1002"] td:nth-child(5)') == "–"  # logged out
+        assert await browser.text('[data-agent="1002"] td:nth-child(5)') == "\u2013"  # logged out
         shot = await browser.screenshot(ARTIFACTS / "wallboard.png")
         assert shot.stat().st_size > 10_000
 

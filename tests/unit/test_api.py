@@ -2,65 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from acd.auth import AuthService, hash_password
-from acd.callcentre import CallCentre
-from acd.core.agents import Agent, Role
-from acd.core.distributor import CallDistributor
-from acd.http.api import ApiContext
-from acd.http.app import build_http_app
-from acd.storage.agent_states import AgentStateLog
-from acd.storage.db import create_engine, migrate
-from acd.storage.events import CallEventLog
-from acd.storage.users import UserStore
-from ivr.tree import load_tree
-
-AGENTS = [
-    Agent("1001", "Li Na", "PJSIP/1001", {"tour": 5}, Role.AGENT, "east"),
-    Agent("1002", "Wang Fang", "PJSIP/1002", {"cruise": 5}, Role.AGENT, "west"),
-    Agent("1901", "Chen Jie", "PJSIP/1901", {}, Role.SUPERVISOR, "east"),
-]
-
-
-class Health:
-    """/healthz is not under test here."""
+from tests.apiapp import api_app
 
 
 @pytest.fixture
 async def api(tmp_path):
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
-    await migrate(db)
-    users = UserStore(db)
-    for job, role in (
-        ("1001", "agent"),
-        ("1002", "agent"),
-        ("1901", "supervisor"),
-        ("9000", "admin"),
-    ):
-        await users.put(job, f"user {job}", role, hash_password(f"secret-{job}"))
-    core = CallDistributor(agents=AGENTS)
-    centre = CallCentre(
-        core,
-        load_tree(),
-        CallEventLog(db, lambda: datetime.now()),
-        AgentStateLog(db),
-        clock=time.time,
-        local_time=datetime.now,
-        tick_interval=1,
-    )
-    teams = {a.job_number: a.team for a in AGENTS}
-    auth = AuthService(users, 3600, time.time, team_of=lambda job: teams.get(job, ""))
-    app = build_http_app(Health(), ApiContext(centre, auth, users, time.time))  # type: ignore[arg-type]
-    async with TestClient(TestServer(app)) as client:
-        client.centre = centre
-        client.users = users
-        yield client
-    await db.dispose()
+    async with api_app(tmp_path) as (app, centre, users):
+        async with TestClient(TestServer(app)) as client:
+            client.centre = centre
+            client.users = users
+            yield client
 
 
 async def token(client, job: str, password: str | None = None) -> dict[str, str]:

@@ -1,0 +1,60 @@
+"""The API application wired to the real core and SQLite, without Asterisk (for API tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from acd.auth import AuthService, hash_password
+from acd.callcentre import CallCentre
+from acd.core.agents import Agent, Role
+from acd.core.distributor import CallDistributor
+from acd.http.api import ApiContext
+from acd.http.app import build_http_app
+from acd.storage.agent_states import AgentStateLog
+from acd.storage.db import create_engine, migrate
+from acd.storage.events import CallEventLog
+from acd.storage.users import UserStore
+from ivr.tree import load_tree
+
+AGENTS = [
+    Agent("1001", "Li Na", "PJSIP/1001", {"tour": 5}, Role.AGENT, "east"),
+    Agent("1002", "Wang Fang", "PJSIP/1002", {"cruise": 5}, Role.AGENT, "west"),
+    Agent("1901", "Chen Jie", "PJSIP/1901", {}, Role.SUPERVISOR, "east"),
+]
+USERS = (("1001", "agent"), ("1002", "agent"), ("1901", "supervisor"), ("9000", "admin"))
+
+
+class NoHealth:
+    """/healthz is not under test with this app."""
+
+
+@contextlib.asynccontextmanager
+async def api_app(tmp_path: Path) -> AsyncIterator[tuple[web.Application, CallCentre, UserStore]]:
+    """Users 1001/1002 (agents), 1901 (supervisor), 9000 (admin); password secret-<job>."""
+    db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    await migrate(db)
+    users = UserStore(db)
+    for job, role in USERS:
+        await users.put(job, f"user {job}", role, hash_password(f"secret-{job}"))
+    centre = CallCentre(
+        CallDistributor(agents=AGENTS),
+        load_tree(),
+        CallEventLog(db, datetime.now),
+        AgentStateLog(db),
+        clock=time.time,
+        local_time=datetime.now,
+        tick_interval=1,
+    )
+    teams = {a.job_number: a.team for a in AGENTS}
+    auth = AuthService(users, 3600, time.time, team_of=lambda job: teams.get(job, ""))
+    app = build_http_app(NoHealth(), ApiContext(centre, auth, users, time.time))  # type: ignore[arg-type]
+    try:
+        yield app, centre, users
+    finally:
+        await db.dispose()
