@@ -49,8 +49,9 @@ class Phone:
             myIP="127.0.0.1",
             callCallback=self._on_call,
             sipPort=sip_port,
-            rtpPortLow=sip_port * 2 % 20000 + 40000,
-            rtpPortHigh=sip_port * 2 % 20000 + 40100,
+            # A range of its own per phone: two phones must never pick the same port.
+            rtpPortLow=40000 + (sip_port % 100) * 200,
+            rtpPortHigh=40000 + (sip_port % 100) * 200 + 198,
         )
         self._pbx = pbx
 
