@@ -206,6 +206,21 @@ class CallCentre:
             raise NoSuchCall(f"no live call {call_id}")
         await self.executor.hang_up_call(call_id)
 
+    def transfer(self, job: str, *, line: str | None = None, to_agent: str | None = None) -> str:
+        """Blind transfer of the agent's current call to a line or a person; returns the call id."""
+        status = self.core.status(job)
+        if status.state is not AgentState.TALKING or status.call_id is None:
+            raise Refused(f"agent {job} is not on a call")
+        if line is not None and line not in self.tree.lines:
+            raise Refused(f"no line '{line}' (lines: {', '.join(self.tree.lines)})")
+        call_id = status.call_id
+        self._facts.put_nowait(
+            ("event", call_id, "transferred", {"from": job, "line": line, "to": to_agent})
+        )
+        self._handle(self.core.transfer(call_id, self._clock(), line=line, to_agent=to_agent))
+        self._publish_queue()
+        return call_id
+
     async def agent_hangup(self, job: str) -> None:
         if not await self.executor.hang_up_agent(job):
             raise Refused(f"agent {job} has no call to hang up")

@@ -23,13 +23,22 @@ from acd.core.commands import (
     RingAgent,
     StopRinging,
     TellAgent,
+    TransferCall,
 )
 from acd.prompts import PromptLibrary
 from ivr.speech import job_number_greeting, position_announcement
 
 log = structlog.get_logger("acd.executor")
 
-Command = RingAgent | StopRinging | ConnectCall | DialCallback | AnnouncePosition | TellAgent
+Command = (
+    RingAgent
+    | StopRinging
+    | ConnectCall
+    | DialCallback
+    | AnnouncePosition
+    | TellAgent
+    | TransferCall
+)
 
 
 @dataclass(slots=True)
@@ -110,6 +119,8 @@ class AmiExecutor:
                     await self._announce(command)
                 case DialCallback():
                     await self._dial_callback(command)
+                case TransferCall():
+                    await self._transfer(command)
                 case TellAgent():
                     log.info("tell_agent", agent=command.job_number, message=command.message)
         except AmiError as exc:
@@ -165,6 +176,16 @@ class AmiExecutor:
         await self._setvar(c.call_id, "ACD_AGENT", c.job_number)
         await self._redirect(c.call_id, "connect")
         log.info("connect", call_id=c.call_id, agent=c.job_number, agent_channel=agent_channel.name)
+
+    async def _transfer(self, c: TransferCall) -> None:
+        """The caller leaves the bridge for the music again; the old agent's leg ends."""
+        info = self._book.calls.get(c.call_id)
+        if info is not None:
+            info.line = c.line
+        await self._setvar(c.call_id, "ACD_LINE", c.line)
+        await self._setvar(c.call_id, "ACD_TRANSFERRED_FROM", c.from_agent)
+        await self._redirect(c.call_id, "s")
+        log.info("transfer", call_id=c.call_id, agent=c.from_agent, line=c.line, to=c.to_agent)
 
     async def _announce(self, c: AnnouncePosition) -> None:
         info = self._book.calls.get(c.call_id)

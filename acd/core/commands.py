@@ -35,6 +35,16 @@ class ConnectCall:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferCall:
+    """Take the caller out of the agent's call and back to waiting (music) for a new agent."""
+
+    call_id: str
+    from_agent: str
+    line: str
+    to_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DialCallback:
     """The agent took a callback request: dial the customer (exactly once)."""
 

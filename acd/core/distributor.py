@@ -32,6 +32,7 @@ from acd.core.commands import (
     RingAgent,
     StopRinging,
     TellAgent,
+    TransferCall,
 )
 from acd.core.peak import PeakLevel, PeakLevelChanged, PeakPlan, PeakRules
 from acd.core.ready_index import ReadyIndex
@@ -75,6 +76,7 @@ class WaitingCall:
     offered_to: str | None = None
     ring_deadline: float | None = None
     announced_at: float | None = None
+    target_agent: str | None = None  # a transfer to one person waits for them only
 
     @property
     def order(self) -> tuple[int, float, str]:
@@ -266,6 +268,32 @@ class CallDistributor:
         status.wrap_up_until = now + self.rules.wrap_up
         return [change]
 
+    def transfer(
+        self, call_id: str, now: float, *, line: str | None = None, to_agent: str | None = None
+    ) -> list[Output]:
+        """Blind transfer: the agent's call goes back to waiting, for a line or one person.
+
+        The agent goes to after-call work; the caller waits ahead of new callers
+        (priority +1) and is offered to the target as soon as they are ready.
+        """
+        call = self.connected.get(call_id)
+        if call is None:
+            raise NoSuchCall(f"no connected call {call_id}")
+        if to_agent is not None:
+            if to_agent == call.job_number:
+                raise Refused("cannot transfer a call to the agent who has it")
+            self.status(to_agent)  # NoSuchAgent if unknown
+        del self.connected[call_id]
+        status = self.agents[call.job_number]
+        out: list[Output] = [self._change(status, AgentAction.CALL_ENDED, now, call_id=call_id)]
+        status.wrap_up_until = now + self.rules.wrap_up
+        target_line = line or call.line
+        self.waiting[call_id] = WaitingCall(
+            call_id, target_line, now, priority=1, target_agent=to_agent
+        )
+        out.append(TransferCall(call_id, call.job_number, target_line, to_agent))
+        return out + self._dispatch(now)
+
     # -- time -----------------------------------------------------------------
 
     def tick(self, now: float) -> list[Output]:
@@ -353,7 +381,11 @@ class CallDistributor:
         for call in sorted(self.waiting.values(), key=lambda c: c.order):
             if call.offered_to is not None:
                 continue
-            status = self._best_agent(call.line)
+            if call.target_agent is not None:
+                target = self.agents[call.target_agent]
+                status = target if target.state is AgentState.READY else None
+            else:
+                status = self._best_agent(call.line)
             if status is None:
                 continue
             out.append(self._change(status, AgentAction.OFFER, now, call_id=call.call_id))

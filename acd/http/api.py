@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from acd.auth import AuthError, AuthService
 from acd.callcentre import CallCentre
@@ -177,6 +177,27 @@ def _agent_action(
     return handler
 
 
+class TransferBody(_Body):
+    """Exactly one: a line, or a person (agent or supervisor, by job number)."""
+
+    to_line: str | None = Field(default=None, max_length=32)
+    to_agent: str | None = Field(default=None, max_length=16)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferBody:
+        if (self.to_line is None) == (self.to_agent is None):
+            raise ValueError("give exactly one of to_line and to_agent")
+        return self
+
+
+async def transfer(request: web.Request) -> web.Response:
+    job = _agent_target(request)
+    body = TransferBody.model_validate(await json_body(request))
+    call_id = request.app[API].centre.transfer(job, line=body.to_line, to_agent=body.to_agent)
+    await _audit_if_intervention(request, "force_transfer", job, **body.model_dump())
+    return web.json_response({"call_id": call_id, **body.model_dump(), **_state(request, job)})
+
+
 class MonitorBody(_Body):
     mode: Literal["listen", "whisper", "barge"]
 
@@ -290,6 +311,13 @@ ROUTES: list[Route] = [
         "Go on break when this call's wrap-up ends",
     ),
     Route("POST", "/agents/{job}/hangup", agent_hangup, "Hang up the agent's current call"),
+    Route(
+        "POST",
+        "/agents/{job}/transfer",
+        transfer,
+        "Blind transfer of the current call to a line, an agent or a supervisor",
+        TransferBody,
+    ),
     Route("GET", "/supervisor/snapshot", snapshot, "Agents and lines right now (supervisors)"),
     Route(
         "POST",

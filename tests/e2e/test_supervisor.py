@@ -95,3 +95,47 @@ async def _login(http: aiohttp.ClientSession, base: str, job: str) -> dict[str, 
 
 async def _has(daemon: Daemon, call_id: str, kind: str) -> bool:
     return any(e.kind == kind for e in await daemon.events.for_call(call_id))
+
+
+async def test_an_agent_transfers_an_unhappy_caller_to_the_team_lead(
+    running_pbx, callers: Callers, phones, tmp_path
+):
+    settings = make_settings(running_pbx, tmp_path)
+    db = create_engine(settings.database.url)
+    await migrate(db)
+    await UserStore(db).put("1001", "Li Na", "agent", hash_password("secret-1001"))
+    await db.dispose()
+    agent = await phones("1001", answer_after=0.5, talk_for=60)
+    lead = await phones("1901", answer_after=1, talk_for=8)
+    base = f"http://127.0.0.1:{settings.http.port}/api/v1"
+    async with Daemon(settings) as daemon, aiohttp.ClientSession() as http:
+        agt = await _login(http, base, "1001")
+        for job in ("1001", "1901"):
+            daemon.centre.log_in(job)
+            daemon.centre.ready(job)
+        call_id, _ = await callers.call(digits="2", delay=2, hold=90, number="13900000041")
+        await eventually(lambda: _has(daemon, call_id, "greeted"), timeout=30)
+        resp = await http.post(
+            f"{base}/agents/1001/transfer", json={"to_agent": "1901"}, headers=agt
+        )
+        assert resp.status == 200, await resp.text()
+        # The lead's phone rings with the same caller; the caller hears "agent 1901".
+        await eventually(lambda: lead.calls, timeout=20)
+        assert lead.calls[0].caller_number == "13900000041"
+        greetings = await eventually(lambda: _greeted_by(daemon, call_id, "1901"), timeout=20)
+        assert greetings == ["1001", "1901"]
+        lead_status = daemon.centre.core.status("1901")
+        assert lead_status.state is AgentState.TALKING
+        assert daemon.centre.core.status("1001").state in (AgentState.AFTER_CALL, AgentState.READY)
+        assert agent.calls[0].ended_at is not None or agent.calls[0].answered_at is not None
+        bad = await http.post(
+            f"{base}/agents/1001/transfer",
+            json={"to_line": "tour", "to_agent": "1901"},
+            headers=agt,
+        )
+        assert bad.status == 400
+
+
+async def _greeted_by(daemon: Daemon, call_id: str, last: str) -> list[str] | None:
+    agents = [e.data["agent"] for e in await daemon.events.for_call(call_id) if e.kind == "greeted"]
+    return agents if agents and agents[-1] == last else None

@@ -21,8 +21,9 @@ from acd.core.commands import (
     RingAgent,
     StopRinging,
     TellAgent,
+    TransferCall,
 )
-from acd.core.distributor import AcdRules, CallDistributor, Refused, WaitingCall
+from acd.core.distributor import AcdRules, CallDistributor, NoSuchCall, Refused, WaitingCall
 from acd.core.peak import PeakLevel, PeakLevelChanged, PeakRules
 
 CRUISE, TOUR, FREE = "cruise", "tour", "free_travel"
@@ -357,3 +358,30 @@ def test_an_agent_back_from_a_call_is_routed_by_their_new_idle_time():
     acd.tick(11)  # 1001 ready again at 11; 1002 has been idle since 2
     assert rung(acd.call_arrived("c2", TOUR, 12)) == [("c2", "1002")]
     assert rung(acd.call_arrived("c3", TOUR, 13)) == [("c3", "1001")]
+
+
+def test_blind_transfer_to_a_supervisor_waits_for_them_and_goes_first():
+    acd = CallDistributor(
+        agents=[agent("1001", tour=5), agent("1002", tour=5), agent("1901", Role.SUPERVISOR)]
+    )
+    ready(acd, "1001")
+    acd.log_in("1901", 0)
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    out = acd.transfer("c1", 10, to_agent="1901")
+    assert of(out, TransferCall) == [TransferCall("c1", "1001", TOUR, "1901")]
+    assert acd.status("1001").state is AgentState.AFTER_CALL
+    assert rung(out) == []  # the supervisor is not ready yet; nobody else gets it
+    assert rung(ready(acd, "1002", at=11)) == []
+    acd.call_arrived("c2", TOUR, 12)  # goes to 1002, not ahead of the transfer
+    assert rung(acd.set_ready("1901", 13)) == [("c1", "1901")]
+
+
+def test_blind_transfer_to_another_line():
+    acd = CallDistributor(agents=[agent("1001", tour=5), agent("1002", cruise=5)])
+    ready(acd, "1001", "1002")
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    assert rung(acd.transfer("c1", 5, line=CRUISE)) == [("c1", "1002")]
+    with pytest.raises(NoSuchCall):
+        acd.transfer("c1", 6, line=CRUISE)
