@@ -158,8 +158,8 @@ class CallCentre:
 
     # -- agents' requests ------------------------------------------------------
 
-    def log_in(self, job: str) -> None:
-        self._handle(self.core.log_in(job, self._clock()))
+    def log_in(self, job: str, endpoint: str | None = None) -> None:
+        self._handle(self.core.log_in(job, self._clock(), endpoint))
 
     def log_out(self, job: str) -> None:
         self._handle(self.core.log_out(job, self._clock()))

@@ -11,7 +11,7 @@ goes to the next agent without losing its place.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from acd.core.agents import (
@@ -146,8 +146,13 @@ class CallDistributor:
             status.call_id = talking_on
             self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
 
-    def log_in(self, job_number: str, now: float) -> list[Output]:
-        return [self._change(self.status(job_number), AgentAction.LOG_IN, now)]
+    def log_in(self, job_number: str, now: float, endpoint: str | None = None) -> list[Output]:
+        """Log in, optionally at another phone (hot desking) for this session."""
+        status = self.status(job_number)
+        change = self._change(status, AgentAction.LOG_IN, now)
+        if endpoint is not None:
+            status.agent = replace(status.agent, endpoint=endpoint)
+        return [change]
 
     def log_out(self, job_number: str, now: float) -> list[Output]:
         return [self._change(self.status(job_number), AgentAction.LOG_OUT, now)]

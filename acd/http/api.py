@@ -45,6 +45,12 @@ class LoginBody(_Body):
     password: str = Field(min_length=1, max_length=200)
 
 
+class AgentLoginBody(_Body):
+    """Optionally the SIP phone to work at today (e.g. PJSIP/1005); default: the configured one."""
+
+    endpoint: str | None = Field(default=None, pattern=r"^PJSIP/[A-Za-z0-9_.-]{1,40}$")
+
+
 class NotReadyBody(_Body):
     reason: Literal["break", "lunch", "training", "callback_work", "other"]
 
@@ -156,7 +162,8 @@ def _agent_action(
         details: dict[str, Any] = body.model_dump() if body else {}
         match action:
             case "log_in":
-                centre.log_in(job)
+                assert body is None or isinstance(body, AgentLoginBody)
+                centre.log_in(job, body.endpoint if body else None)
             case "log_out":
                 centre.log_out(job)
             case "ready":
@@ -282,8 +289,9 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         "/agents/{job}/login",
-        _agent_action("log_in"),
-        "Log the agent in to the ACD (not ready)",
+        _agent_action("log_in", AgentLoginBody),
+        "Log the agent in to the ACD (not ready), at their phone or the one given",
+        AgentLoginBody,
     ),
     Route("POST", "/agents/{job}/logout", _agent_action("log_out"), "Log the agent out"),
     Route("POST", "/agents/{job}/ready", _agent_action("ready"), "Ready for calls"),

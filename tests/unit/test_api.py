@@ -129,3 +129,17 @@ async def test_the_openapi_document_describes_every_route(api):
         body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/NotReadyBody"
     )
     assert "lunch" in doc["components"]["schemas"]["NotReadyBody"]["properties"]["reason"]["enum"]
+
+
+async def test_an_agent_may_log_in_at_another_phone(api):
+    headers = await token(api, "1001")
+    resp = await api.post(
+        "/api/v1/agents/1001/login", headers=headers, json={"endpoint": "PJSIP/1005"}
+    )
+    assert resp.status == 200
+    assert api.centre.core.status("1001").agent.endpoint == "PJSIP/1005"
+    await api.post("/api/v1/agents/1001/logout", headers=headers)
+    resp = await api.post(
+        "/api/v1/agents/1001/login", headers=headers, json={"endpoint": "SIP/x;y"}
+    )
+    assert resp.status == 400
