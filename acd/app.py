@@ -144,7 +144,7 @@ class Daemon:
             raise StartupError(f"database {_safe_url(s.database.url)}: {exc}") from exc
         self.events = CallEventLog(self.db, self._clock)
         try:
-            flow = load_call_flow(s)
+            flow = await asyncio.to_thread(load_call_flow, s)  # reads files
             rules = acd_rules(s)
         except ConfigError as exc:
             raise StartupError(str(exc)) from None

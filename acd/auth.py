@@ -40,6 +40,14 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
+# A fixed hash with the same cost as real ones (scrypt of a random password).
+_DECOY_HASH = (
+    f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$"
+    "AAAAAAAAAAAAAAAAAAAAAA==$"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+)
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -63,8 +71,8 @@ class AuthService:
 
     async def login(self, job_number: str, password: str) -> tuple[str, User, float]:
         row = await self._store.get(job_number)
-        # Hash even for unknown users so timing does not tell who exists.
-        stored = row.password_hash if row else hash_password("not a user")
+        # Check a hash even for unknown users so timing does not tell who exists.
+        stored = row.password_hash if row else _DECOY_HASH
         valid = await asyncio.to_thread(verify_password, password, stored)
         if row is None or not valid:
             raise AuthError("wrong job number or password")
