@@ -167,6 +167,7 @@ class Daemon:
             tick_interval=s.acd.tick_interval,
         )
         self.centre.service_level_seconds = s.acd.service_level_seconds
+        self.centre.apply_skills(await UserStore(self.db).skills())
         await self.centre.restore_agents()
         await self.centre.load_today()
         self.engine.subscribe(self.centre)

@@ -99,6 +99,12 @@ class AuthService:
         self._cache[key] = (user, row.expires_at)
         return user
 
+    def forget_user(self, job_number: str) -> None:
+        """Drop cached tokens of a user (deleted or changed by an admin)."""
+        for key, (user, _) in list(self._cache.items()):
+            if user.job_number == job_number:
+                del self._cache[key]
+
     async def logout(self, token: str) -> None:
         self._cache.pop(_token_hash(token), None)
         await self._store.drop_token(_token_hash(token))

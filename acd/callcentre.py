@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,12 @@ class CallCentre:
     def bind(self, ami: AmiConnection, executor: AmiExecutor) -> None:
         self._ami = ami
         self._executor = executor
+
+    def apply_skills(self, skills: dict[str, dict[str, int]]) -> None:
+        """Skills set by an admin (stored) win over the configuration file."""
+        for job, levels in skills.items():
+            if job in self.core.agents:
+                self.core.set_skills(job, {k: v for k, v in levels.items() if k in self.tree.lines})
 
     async def restore_agents(self) -> None:
         """Agents keep their state across an engine restart (read from storage).
@@ -221,6 +228,19 @@ class CallCentre:
         self._publish_queue()
         return call_id
 
+    def dial_out(self, job: str, number: str) -> str:
+        """Click-to-dial an outside number from the agent's phone; returns the call id."""
+        call_id = f"acd-{uuid.uuid4().hex}"
+        self._facts.put_nowait(("event", call_id, "dial_out", {"agent": job, "number": number}))
+        self._handle(self.core.dial_out(job, call_id, number, self._clock()))
+        return call_id
+
+    def take_callback(self, job: str) -> str:
+        """An agent on callback work takes the next callback request (their phone rings first)."""
+        outputs = self.core.take_callback(job, self._clock())
+        self._handle(outputs)
+        return next(o.call_id for o in outputs if isinstance(o, RingAgent))
+
     async def agent_hangup(self, job: str) -> None:
         if not await self.executor.hang_up_agent(job):
             raise Refused(f"agent {job} has no call to hang up")
@@ -347,7 +367,11 @@ class CallCentre:
 
     def _ring_failed(self, uniqueid: str) -> None:
         leg = self.book.legs.pop(uniqueid, None)
-        if leg is not None and not leg.answered:
+        if leg is None:
+            return
+        if leg.outbound:  # the agent's phone never took the click-to-dial call
+            self._handle(self.core.call_ended(leg.call_id, self._clock()))
+        elif not leg.answered:
             self._handle(self.core.ring_failed(leg.job_number, leg.call_id, self._clock()))
 
     # -- outputs ----------------------------------------------------------------

@@ -14,24 +14,14 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from acd.auth import AuthService, hash_password
-from acd.callcentre import CallCentre
 from acd.core.agents import Agent, Role
-from acd.core.distributor import CallDistributor
-from acd.http.api import ApiContext
-from acd.http.app import build_http_app
 from acd.logs import configure_logging
 from acd.settings import LogSettings
-from acd.storage.agent_states import AgentStateLog
-from acd.storage.db import create_engine, migrate
-from acd.storage.events import CallEventLog
-from acd.storage.users import UserStore
-from ivr.tree import load_tree
+from tests.apiapp import api_app
 
 
 def pct(samples: list[float], q: int) -> float:
@@ -40,37 +30,29 @@ def pct(samples: list[float], q: int) -> float:
 
 async def main(n_agents: int, rounds: int) -> None:
     configure_logging(LogSettings(level="warning"))
-    tmp = Path(tempfile.mkdtemp())
-    db = create_engine(f"sqlite+aiosqlite:///{tmp}/acd.db")
-    await migrate(db)
-    users = UserStore(db)
     agents = [
         Agent(str(2000 + i), f"agent {i}", f"PJSIP/{2000 + i}", {"tour": 5})
         for i in range(n_agents)
     ]
     agents.append(Agent("1901", "supervisor", "PJSIP/1901", {}, Role.SUPERVISOR))
-    hashed = hash_password("secret-pass")
-    for a in agents:
-        await users.put(
-            a.job_number, a.name, "supervisor" if a.role is Role.SUPERVISOR else "agent", hashed
-        )
-    centre = CallCentre(
-        CallDistributor(agents=agents),
-        load_tree(),
-        CallEventLog(db, datetime.now),
-        AgentStateLog(db),
-        clock=time.time,
-        local_time=datetime.now,
-        tick_interval=1,
+    roles = tuple(
+        (a.job_number, "supervisor" if a.role is Role.SUPERVISOR else "agent") for a in agents
     )
-    await centre.start()  # stores state changes as in production
-    auth = AuthService(users, 3600, time.time, team_of=lambda job: "")
-    runner = web.AppRunner(build_http_app(None, ApiContext(centre, auth, users, time.time)))  # type: ignore[arg-type]
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}/api/v1"
+    async with api_app(Path(tempfile.mkdtemp()), agents, roles) as (app, centre, _):
+        await centre.start()  # stores state changes as in production
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            await drive(f"http://127.0.0.1:{port}/api/v1", agents, rounds, n_agents)
+        finally:
+            await runner.cleanup()
+            await centre.stop()
+
+
+async def drive(base: str, agents: list[Agent], rounds: int, n_agents: int) -> None:
     changes: list[float] = []
     snapshots: list[float] = []
     received: dict[str, int] = {}
@@ -79,7 +61,7 @@ async def main(n_agents: int, rounds: int) -> None:
 
         async def token(job: str) -> dict[str, str]:
             resp = await http.post(
-                f"{base}/auth/login", json={"job_number": job, "password": "secret-pass"}
+                f"{base}/auth/login", json={"job_number": job, "password": f"secret-{job}"}
             )
             return {"Authorization": f"Bearer {(await resp.json())['token']}"}
 
@@ -121,9 +103,6 @@ async def main(n_agents: int, rounds: int) -> None:
         )
         stop.set()
         await watcher
-    await runner.cleanup()
-    await centre.stop()
-    await db.dispose()
     per_agent = statistics.mean(received.values())
     print(
         f"api_load agents={n_agents} state_changes={len(changes)} "

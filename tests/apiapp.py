@@ -35,15 +35,19 @@ class NoHealth:
 
 
 @contextlib.asynccontextmanager
-async def api_app(tmp_path: Path) -> AsyncIterator[tuple[web.Application, CallCentre, UserStore]]:
-    """Users 1001/1002 (agents), 1901 (supervisor), 9000 (admin); password secret-<job>."""
+async def api_app(
+    tmp_path: Path,
+    agents: list[Agent] = AGENTS,
+    users_and_roles: tuple[tuple[str, str], ...] = USERS,
+) -> AsyncIterator[tuple[web.Application, CallCentre, UserStore]]:
+    """Default users: 1001/1002 agents, 1901 supervisor, 9000 admin; password secret-<job>."""
     db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
     await migrate(db)
     users = UserStore(db)
-    for job, role in USERS:
+    for job, role in users_and_roles:
         await users.put(job, f"user {job}", role, hash_password(f"secret-{job}"))
     centre = CallCentre(
-        CallDistributor(agents=AGENTS),
+        CallDistributor(agents=agents),
         load_tree(),
         CallEventLog(db, datetime.now),
         AgentStateLog(db),
@@ -51,7 +55,7 @@ async def api_app(tmp_path: Path) -> AsyncIterator[tuple[web.Application, CallCe
         local_time=datetime.now,
         tick_interval=1,
     )
-    teams = {a.job_number: a.team for a in AGENTS}
+    teams = {a.job_number: a.team for a in agents}
     auth = AuthService(users, 3600, time.time, team_of=lambda job: teams.get(job, ""))
     app = build_http_app(NoHealth(), ApiContext(centre, auth, users, time.time))  # type: ignore[arg-type]
     try:

@@ -20,6 +20,7 @@ from acd.core.commands import (
     AnnouncePosition,
     ConnectCall,
     DialCallback,
+    DialOut,
     RingAgent,
     StopRinging,
     TellAgent,
@@ -38,6 +39,7 @@ Command = (
     | AnnouncePosition
     | TellAgent
     | TransferCall
+    | DialOut
 )
 
 
@@ -62,6 +64,7 @@ class AgentLeg:
     call_id: str
     job_number: str
     answered: bool = False
+    outbound: bool = False  # click-to-dial: the agent's own call
 
 
 @dataclass(slots=True)
@@ -119,6 +122,8 @@ class AmiExecutor:
                     await self._announce(command)
                 case DialCallback():
                     await self._dial_callback(command)
+                case DialOut():
+                    await self._dial_out(command)
                 case TransferCall():
                     await self._transfer(command)
                 case TellAgent():
@@ -176,6 +181,24 @@ class AmiExecutor:
         await self._setvar(c.call_id, "ACD_AGENT", c.job_number)
         await self._redirect(c.call_id, "connect")
         log.info("connect", call_id=c.call_id, agent=c.job_number, agent_channel=agent_channel.name)
+
+    async def _dial_out(self, c: DialOut) -> None:
+        """Ring the agent's phone (showing the number); on answer it dials the number."""
+        self._book.legs[c.call_id] = AgentLeg(c.call_id, c.call_id, c.job_number, True, True)
+        log.info("dial_out", agent=c.job_number, number=c.number, leg=c.call_id)
+        await self._ami.originate(
+            {
+                "Channel": c.endpoint,
+                "Context": "acd-outbound",
+                "Exten": c.number,
+                "Priority": "1",
+                "Timeout": "30000",
+                "ChannelId": c.call_id,
+                "CallerID": f'"Calling {c.number}" <{c.number}>',
+                "Variable": [f"ACD_AGENT={c.job_number}"],
+                "Async": "true",
+            }
+        )
 
     async def _transfer(self, c: TransferCall) -> None:
         """The caller leaves the bridge for the music again; the old agent's leg ends."""

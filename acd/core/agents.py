@@ -40,6 +40,8 @@ class AgentAction(StrEnum):
     OFFER_WITHDRAWN = "offer_withdrawn"
     CALL_ENDED = "call_ended"
     WRAP_UP_ENDED = "wrap_up_ended"
+    DIAL_OUT = "dial_out"  # click-to-dial: the agent's own outbound call
+    TAKE_CALLBACK = "take_callback"  # an agent on callback work pulls the next request
 
 
 S, A = AgentState, AgentAction
@@ -62,6 +64,10 @@ TRANSITIONS: dict[tuple[AgentState, AgentAction], AgentState] = {
     (S.RINGING, A.OFFER_WITHDRAWN): S.READY,
     (S.TALKING, A.CALL_ENDED): S.AFTER_CALL,
     (S.AFTER_CALL, A.WRAP_UP_ENDED): S.READY,
+    (S.READY, A.DIAL_OUT): S.TALKING,
+    (S.NOT_READY, A.DIAL_OUT): S.TALKING,
+    (S.AFTER_CALL, A.DIAL_OUT): S.TALKING,
+    (S.NOT_READY, A.TAKE_CALLBACK): S.RINGING,
 }
 
 

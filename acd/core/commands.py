@@ -45,6 +45,16 @@ class TransferCall:
 
 
 @dataclass(frozen=True, slots=True)
+class DialOut:
+    """Click-to-dial: ring the agent's phone, then dial the number from it."""
+
+    call_id: str
+    job_number: str
+    endpoint: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class DialCallback:
     """The agent took a callback request: dial the customer (exactly once)."""
 

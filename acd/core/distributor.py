@@ -29,6 +29,7 @@ from acd.core.commands import (
     CallAnswered,
     ConnectCall,
     DialCallback,
+    DialOut,
     RingAgent,
     StopRinging,
     TellAgent,
@@ -145,6 +146,13 @@ class CallDistributor:
         if state is AgentState.TALKING and talking_on is not None:
             status.call_id = talking_on
             self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
+
+    def set_skills(self, job_number: str, skills: dict[str, int]) -> None:
+        """New skill levels take effect at once (a ready agent is re-indexed)."""
+        status = self.status(job_number)
+        status.agent = replace(status.agent, skills=dict(skills))
+        if status.state is AgentState.READY:
+            self._ready.became_ready(status)
 
     def log_in(self, job_number: str, now: float, endpoint: str | None = None) -> list[Output]:
         """Log in, optionally at another phone (hot desking) for this session."""
@@ -272,6 +280,49 @@ class CallDistributor:
         change = self._change(status, AgentAction.CALL_ENDED, now, call_id=call_id)
         status.wrap_up_until = now + self.rules.wrap_up
         return [change]
+
+    def dial_out(self, job_number: str, call_id: str, number: str, now: float) -> list[Output]:
+        """Click-to-dial: the agent's phone rings, then the number; no ACD offers meanwhile."""
+        status = self.status(job_number)
+        change = self._change(status, AgentAction.DIAL_OUT, now, call_id=call_id)
+        self.connected[call_id] = ConnectedCall(call_id, "", job_number)
+        return [change, DialOut(call_id, job_number, status.agent.endpoint, number)]
+
+    def take_callback(self, job_number: str, now: float) -> list[Output]:
+        """An agent on callback work takes the oldest callback request of their lines."""
+        status = self.status(job_number)
+        if status.reason is not NotReadyReason.CALLBACK_WORK:
+            raise Refused(f"agent {job_number} is not on callback work")
+        requests = sorted(
+            (
+                c
+                for c in self.waiting.values()
+                if c.callback_number is not None
+                and c.offered_to is None
+                and status.agent.level_for(c.line) > 0
+            ),
+            key=lambda c: c.order,
+        )
+        if not requests:
+            raise Refused(f"no callback request waits for agent {job_number}'s lines")
+        call = requests[0]
+        out: list[Output] = [
+            self._change(status, AgentAction.TAKE_CALLBACK, now, call_id=call.call_id)
+        ]
+        call.offered_to = job_number
+        call.ring_deadline = now + self.rules.ring_timeout
+        agent = status.agent
+        out.append(
+            RingAgent(
+                call.call_id,
+                job_number,
+                agent.endpoint,
+                call.line,
+                self.rules.ring_timeout,
+                call.callback_number,
+            )
+        )
+        return out
 
     def transfer(
         self, call_id: str, now: float, *, line: str | None = None, to_agent: str | None = None

@@ -205,6 +205,24 @@ async def transfer(request: web.Request) -> web.Response:
     return web.json_response({"call_id": call_id, **body.model_dump(), **_state(request, job)})
 
 
+class DialBody(_Body):
+    number: str = Field(pattern=r"^[0-9]{3,20}$", description="digits only, as dialled")
+
+
+async def dial(request: web.Request) -> web.Response:
+    job = _agent_target(request)
+    body = DialBody.model_validate(await json_body(request))
+    call_id = request.app[API].centre.dial_out(job, body.number)
+    await _audit_if_intervention(request, "force_dial", job, number=body.number)
+    return web.json_response({"call_id": call_id, **_state(request, job)})
+
+
+async def take_callback(request: web.Request) -> web.Response:
+    job = _agent_target(request)
+    request_id = request.app[API].centre.take_callback(job)
+    return web.json_response({"request_id": request_id, **_state(request, job)})
+
+
 class MonitorBody(_Body):
     mode: Literal["listen", "whisper", "barge"]
 
@@ -326,6 +344,13 @@ ROUTES: list[Route] = [
         "Blind transfer of the current call to a line, an agent or a supervisor",
         TransferBody,
     ),
+    Route("POST", "/agents/{job}/dial", dial, "Click-to-dial an outside number", DialBody),
+    Route(
+        "POST",
+        "/agents/{job}/callbacks/next",
+        take_callback,
+        "Take the next callback request (agents on callback work)",
+    ),
     Route("GET", "/supervisor/snapshot", snapshot, "Agents and lines right now (supervisors)"),
     Route(
         "POST",
@@ -354,8 +379,8 @@ async def auth_middleware(
     return await handler(request)
 
 
-def add_routes(app: web.Application) -> None:
-    for r in ROUTES:
+def add_routes(app: web.Application, routes: list[Route]) -> None:
+    for r in routes:
         if r.public:
             r.handler.acd_public = True  # type: ignore[attr-defined]
         app.router.add_route(r.method, PREFIX + r.path, r.handler)

@@ -11,7 +11,8 @@ from aiohttp import web
 from acd.agi.server import FastAgiServer
 from acd.ami.connection import AmiConnection
 from acd.engine import Engine
-from acd.http.api import API, PREFIX, ApiContext, add_routes, auth_middleware
+from acd.http.admin import ADMIN_ROUTES
+from acd.http.api import API, PREFIX, ROUTES, ApiContext, add_routes, auth_middleware
 from acd.http.errors import errors_middleware
 from acd.http.openapi import openapi
 from acd.http.stream import events
@@ -67,7 +68,7 @@ def build_http_app(health: Health, api: ApiContext | None = None) -> web.Applica
     app.router.add_get("/healthz", healthz)
     if api is not None:
         app[API] = api
-        add_routes(app)
+        add_routes(app, ROUTES + ADMIN_ROUTES)
         app.router.add_get(PREFIX + "/openapi.json", openapi)
         app.router.add_get(PREFIX + "/events", events)
         app.router.add_get("/wallboard", wallboard)

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 import acd
+from acd.http.admin import ADMIN_ROUTES
 from acd.http.api import PREFIX, ROUTES
 
 ERROR_SCHEMA = {
@@ -25,7 +26,7 @@ ERROR_SCHEMA = {
 def build_openapi() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
-    for route in ROUTES:
+    for route in ROUTES + ADMIN_ROUTES:
         path = PREFIX + route.path
         params = [
             {

@@ -73,3 +73,12 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(40), nullable=False)
     target: Mapped[str] = mapped_column(String(64), nullable=False)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class AgentSkillsRow(Base):
+    """An agent's skills as last set by an admin (they win over acd.toml)."""
+
+    __tablename__ = "agent_skills"
+
+    job_number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    skills: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from acd.storage.models import AuditRow, TokenRow, UserRow
+from acd.storage.models import AgentSkillsRow, AuditRow, TokenRow, UserRow
 
 
 class UserStore:
@@ -23,6 +23,25 @@ class UserStore:
             await session.merge(
                 UserRow(job_number=job_number, name=name, role=role, password_hash=password_hash)
             )
+
+    async def all(self) -> list[UserRow]:
+        async with self._sessions() as session:
+            return list(await session.scalars(select(UserRow).order_by(UserRow.job_number)))
+
+    async def delete(self, job_number: str) -> bool:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(TokenRow).where(TokenRow.job_number == job_number))
+            result = await session.execute(delete(UserRow).where(UserRow.job_number == job_number))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_skills(self, job_number: str, skills: dict[str, int]) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(AgentSkillsRow(job_number=job_number, skills=skills))
+
+    async def skills(self) -> dict[str, dict[str, int]]:
+        async with self._sessions() as session:
+            rows = await session.scalars(select(AgentSkillsRow))
+            return {r.job_number: dict(r.skills) for r in rows}
 
     async def add_token(self, token_hash: str, job_number: str, expires_at: float) -> None:
         async with self._sessions.begin() as session:

@@ -216,3 +216,46 @@ async def phones(running_pbx: Pbx):
     yield start
     for phone in started:
         await asyncio.to_thread(phone.stop)
+
+
+async def add_users(settings: Settings, roles: dict[str, str]) -> None:
+    """Create API users in the daemon's database before it starts (password secret-<job>)."""
+    from acd.auth import hash_password
+    from acd.storage.db import create_engine, migrate
+    from acd.storage.users import UserStore
+
+    db = create_engine(settings.database.url)
+    try:
+        await migrate(db)
+        for job, role in roles.items():
+            await UserStore(db).put(
+                job.removeprefix("u"),
+                f"user {job}",
+                role,
+                hash_password(f"secret-{job.removeprefix('u')}"),
+            )
+    finally:
+        await db.dispose()
+
+
+async def api_login(http, base: str, job: str) -> dict[str, str]:
+    """Log in through the API; the Authorization header for the token."""
+    resp = await http.post(
+        f"{base}/auth/login", json={"job_number": job, "password": f"secret-{job}"}
+    )
+    assert resp.status == 200, await resp.text()
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+@pytest.fixture
+async def customer_trunk(callers: Callers) -> AsyncIterator[None]:
+    """Outbound calls reach the simulated customer phone (context customer-probe)."""
+
+    async def set_global(name: str, value: str) -> None:
+        await callers.ami.send_action({"Action": "Setvar", "Variable": name, "Value": value})
+
+    await set_global("ACD_TRUNK", "Local")
+    await set_global("ACD_TRUNK_SUFFIX", "@customer-probe")
+    yield
+    await set_global("ACD_TRUNK", "")
+    await set_global("ACD_TRUNK_SUFFIX", "")

@@ -166,6 +166,13 @@ async def test_kill_9_while_two_callers_wait_then_both_are_connected_in_order(
     assert [c.caller_number for c in talking.calls] == ["13900000010"]
 
 
+def _customer_legs(pbx, number: str) -> list[str]:
+    prefix = f"Local/{number}@customer-probe"
+    return [
+        u for u, name in pbx.channels().items() if name.startswith(prefix) and name.endswith(";1")
+    ]
+
+
 def _channel_of(pbx, prefix: str) -> str | None:
     return next((u for u, name in pbx.channels().items() if name.startswith(prefix)), None)
 
@@ -178,7 +185,7 @@ def _port_open(port: int) -> bool:
 
 
 async def test_waiting_caller_presses_9_for_a_callback_and_the_agent_is_rung_first(
-    daemon: Daemon, callers: Callers, phones
+    daemon: Daemon, callers: Callers, phones, customer_trunk
 ):
     phone = await phones("1001", answer_after=0.5, talk_for=3)
     daemon.centre.log_in("1001")  # logged in, not ready yet: the caller waits
@@ -197,3 +204,7 @@ async def test_waiting_caller_presses_9_for_a_callback_and_the_agent_is_rung_fir
     answered = await eventually(lambda: stored(daemon, f"cb-{call_id}", "answered"), timeout=20)
     assert answered.data["agent"] == "1001"
     assert [c.caller_number for c in phone.calls] == ["13900000021"]
+    # Then the customer's phone rings, exactly once for this request.
+    customer = await eventually(lambda: _customer_legs(callers.pbx, "13900000021"), timeout=15)
+    await asyncio.sleep(2)
+    assert len(_customer_legs(callers.pbx, "13900000021")) == len(customer) == 1

@@ -7,20 +7,14 @@ import asyncio
 import aiohttp
 
 from acd.app import Daemon
-from acd.auth import hash_password
-from acd.storage.db import create_engine, migrate
-from acd.storage.users import UserStore
-from tests.e2e.conftest import Callers, eventually, make_settings
+from tests.e2e.conftest import Callers, add_users, api_login, eventually, make_settings
 
 
 async def test_screen_pop_with_history_arrives_before_the_phone_is_answered(
     running_pbx, callers: Callers, phones, tmp_path
 ):
     settings = make_settings(running_pbx, tmp_path)
-    db = create_engine(settings.database.url)
-    await migrate(db)
-    await UserStore(db).put("1001", "Li Na", "agent", hash_password("secret-1001"))
-    await db.dispose()
+    await add_users(settings, {"1001": "agent"})
     phone = await phones("1001", answer_after=3, talk_for=4)
     base = f"http://127.0.0.1:{settings.http.port}/api/v1"
     async with Daemon(settings) as daemon, aiohttp.ClientSession() as http:
@@ -71,3 +65,37 @@ async def _next(ws, kind: str) -> dict:
         event = await asyncio.wait_for(ws.receive_json(), 30)
         if event["kind"] == kind:
             return event
+
+
+async def test_click_to_dial_rings_the_agent_then_the_customer(
+    running_pbx, callers: Callers, phones, customer_trunk, tmp_path
+):
+    settings = make_settings(running_pbx, tmp_path)
+    await add_users(settings, {"1001": "agent"})
+    phone = await phones("1001", answer_after=0.5, talk_for=6)
+    base = f"http://127.0.0.1:{settings.http.port}/api/v1"
+    async with Daemon(settings) as daemon, aiohttp.ClientSession() as http:
+        headers = await api_login(http, base, "1001")
+        await http.post(f"{base}/agents/1001/login", headers=headers)
+        resp = await http.post(
+            f"{base}/agents/1001/dial", json={"number": "13900000051"}, headers=headers
+        )
+        assert resp.status == 200, await resp.text()
+        call_id = (await resp.json())["call_id"]
+        await eventually(lambda: phone.calls and phone.calls[0].answered_at, timeout=15)
+        assert phone.calls[0].caller_number == "13900000051"  # the agent sees whom they call
+        customer = await eventually(
+            lambda: _channel(running_pbx, "Local/13900000051@customer-probe"), timeout=10
+        )
+        await eventually(lambda: running_pbx.bridged_together(call_id, customer), timeout=10)
+        status = daemon.centre.core.status("1001")
+        assert status.state.value == "talking"
+        await eventually(lambda: status.state.value in ("after_call", "ready"), timeout=15)
+        bad = await http.post(
+            f"{base}/agents/1001/dial", json={"number": "12; hangup"}, headers=headers
+        )
+        assert bad.status == 400
+
+
+def _channel(pbx, prefix: str) -> str | None:
+    return next((u for u, name in pbx.channels().items() if name.startswith(prefix)), None)

@@ -8,29 +8,26 @@ import time
 import aiohttp
 
 from acd.app import Daemon
-from acd.auth import hash_password
 from acd.core.agents import AgentState
-from acd.storage.db import create_engine, migrate
+from acd.storage.db import create_engine
 from acd.storage.users import UserStore
 from tests.e2e.audio import tone, tone_seconds_u8, tone_seconds_wav
-from tests.e2e.conftest import Callers, eventually, make_settings
+from tests.e2e.conftest import Callers, add_users, api_login, eventually, make_settings
 
 
 async def test_whisper_is_heard_by_the_agent_only_barge_by_both_and_force_hangup_ends_it(
     running_pbx, callers: Callers, phones, tmp_path
 ):
     settings = make_settings(running_pbx, tmp_path)
+    await add_users(settings, {"1901": "supervisor", "1001": "agent"})
     db = create_engine(settings.database.url)
-    await migrate(db)
     users = UserStore(db)
-    await users.put("1901", "Chen Jie", "supervisor", hash_password("secret-1901"))
-    await users.put("1001", "Li Na", "agent", hash_password("secret-1001"))
     agent = await phones("1001", answer_after=0.5, talk_for=90)
     supervisor = await phones("1901", answer_after=0.5, talk_for=90, speak=tone(60))
     base = f"http://127.0.0.1:{settings.http.port}/api/v1"
     async with Daemon(settings) as daemon, aiohttp.ClientSession() as http:
-        sup = await _login(http, base, "1901")
-        agt = await _login(http, base, "1001")
+        sup = await api_login(http, base, "1901")
+        agt = await api_login(http, base, "1001")
         daemon.centre.log_in("1001")
         daemon.centre.ready("1001")
         started = time.monotonic()
@@ -86,13 +83,6 @@ async def test_whisper_is_heard_by_the_agent_only_barge_by_both_and_force_hangup
     await db.dispose()
 
 
-async def _login(http: aiohttp.ClientSession, base: str, job: str) -> dict[str, str]:
-    resp = await http.post(
-        f"{base}/auth/login", json={"job_number": job, "password": f"secret-{job}"}
-    )
-    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
-
-
 async def _has(daemon: Daemon, call_id: str, kind: str) -> bool:
     return any(e.kind == kind for e in await daemon.events.for_call(call_id))
 
@@ -101,15 +91,12 @@ async def test_an_agent_transfers_an_unhappy_caller_to_the_team_lead(
     running_pbx, callers: Callers, phones, tmp_path
 ):
     settings = make_settings(running_pbx, tmp_path)
-    db = create_engine(settings.database.url)
-    await migrate(db)
-    await UserStore(db).put("1001", "Li Na", "agent", hash_password("secret-1001"))
-    await db.dispose()
+    await add_users(settings, {"1001": "agent"})
     agent = await phones("1001", answer_after=0.5, talk_for=60)
     lead = await phones("1901", answer_after=1, talk_for=8)
     base = f"http://127.0.0.1:{settings.http.port}/api/v1"
     async with Daemon(settings) as daemon, aiohttp.ClientSession() as http:
-        agt = await _login(http, base, "1001")
+        agt = await api_login(http, base, "1001")
         for job in ("1001", "1901"):
             daemon.centre.log_in(job)
             daemon.centre.ready(job)

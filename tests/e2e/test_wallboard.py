@@ -7,12 +7,9 @@ from pathlib import Path
 import aiohttp
 
 from acd.app import Daemon
-from acd.auth import hash_password
 from acd.core.agents import NotReadyReason
-from acd.storage.db import create_engine, migrate
-from acd.storage.users import UserStore
 from tests.e2e.browser import Browser
-from tests.e2e.conftest import Callers, eventually, make_settings
+from tests.e2e.conftest import Callers, add_users, eventually, make_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -21,10 +18,7 @@ async def test_wallboard_shows_agents_and_waiting_callers_live(
     running_pbx, callers: Callers, tmp_path
 ):
     settings = make_settings(running_pbx, tmp_path)
-    db = create_engine(settings.database.url)
-    await migrate(db)
-    await UserStore(db).put("1901", "Chen Jie", "supervisor", hash_password("secret-1901"))
-    await db.dispose()
+    await add_users(settings, {"1901": "supervisor"})
     site = f"http://127.0.0.1:{settings.http.port}"
     async with Daemon(settings) as daemon, aiohttp.ClientSession() as http, Browser() as browser:
         daemon.centre.log_in("1001")

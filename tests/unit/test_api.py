@@ -143,3 +143,37 @@ async def test_an_agent_may_log_in_at_another_phone(api):
         "/api/v1/agents/1001/login", headers=headers, json={"endpoint": "SIP/x;y"}
     )
     assert resp.status == 400
+
+
+async def test_an_admin_manages_users_and_skills_others_may_not(api):
+    admin = await token(api, "9000")
+    agent = await token(api, "1001")
+    assert (await api.get("/api/v1/admin/users", headers=agent)).status == 403
+    body = {"name": "Zhou Min", "role": "agent", "password": "long-enough-1"}
+    resp = await api.put("/api/v1/admin/users/1003", json=body, headers=admin)
+    assert resp.status == 200, await resp.text()
+    assert (await token(api, "1003", "long-enough-1"))["Authorization"].startswith("Bearer ")
+    short = await api.put(
+        "/api/v1/admin/users/1003", json={**body, "password": "short"}, headers=admin
+    )
+    assert short.status == 400
+    users = await (await api.get("/api/v1/admin/users", headers=admin)).json()
+    assert {"job_number": "1003", "name": "Zhou Min", "role": "agent"} in users
+    assert all("password" not in str(u) for u in users)
+
+    resp = await api.put(
+        "/api/v1/admin/agents/1001/skills", json={"skills": {"cruise": 9}}, headers=admin
+    )
+    assert resp.status == 200
+    assert api.centre.core.status("1001").agent.skills == {"cruise": 9}
+    assert await api.users.skills() == {"1001": {"cruise": 9}}
+    resp = await api.put(
+        "/api/v1/admin/agents/1001/skills", json={"skills": {"ski": 3}}, headers=admin
+    )
+    assert resp.status == 400 and "'ski' is not a line" in (await resp.json())["message"]
+
+    # Deleting a user ends their tokens at once.
+    assert (await api.delete("/api/v1/admin/users/1001", headers=admin)).status == 200
+    assert (await api.get("/api/v1/me", headers=agent)).status == 401
+    actions = [a.action for a in await api.users.audit_log()]
+    assert actions == ["user_saved", "skills_set", "user_deleted"]

@@ -18,6 +18,7 @@ from acd.core.commands import (
     CallAnswered,
     ConnectCall,
     DialCallback,
+    DialOut,
     RingAgent,
     StopRinging,
     TellAgent,
@@ -385,3 +386,31 @@ def test_blind_transfer_to_another_line():
     assert rung(acd.transfer("c1", 5, line=CRUISE)) == [("c1", "1002")]
     with pytest.raises(NoSuchCall):
         acd.transfer("c1", 6, line=CRUISE)
+
+
+def test_click_to_dial_keeps_the_agent_off_the_queue_until_wrap_up():
+    acd = CallDistributor(AcdRules(wrap_up=5), agents=[agent("1001", tour=5)])
+    ready(acd, "1001")
+    out = acd.dial_out("1001", "out-1", "13900000051", 10)
+    assert of(out, DialOut) == [DialOut("out-1", "1001", "PJSIP/1001", "13900000051")]
+    assert acd.status("1001").state is AgentState.TALKING
+    assert rung(acd.call_arrived("c1", TOUR, 11)) == []  # busy on their own call
+    acd.call_ended("out-1", 60)
+    assert acd.status("1001").state is AgentState.AFTER_CALL
+    assert rung(acd.tick(65)) == [("c1", "1001")]
+
+
+def test_an_agent_on_callback_work_takes_the_next_request_of_their_lines():
+    acd = CallDistributor(agents=[agent("1001", tour=5)])
+    acd.log_in("1001", 0)
+    acd.callback_requested("cb-cruise", CRUISE, "13900000001", 1)
+    acd.callback_requested("cb-tour-1", TOUR, "13900000002", 2)
+    acd.callback_requested("cb-tour-2", TOUR, "13900000003", 3)
+    with pytest.raises(Refused, match="not on callback work"):
+        acd.take_callback("1001", 4)
+    acd.set_not_ready("1001", NotReadyReason.CALLBACK_WORK, 4)
+    out = acd.take_callback("1001", 5)
+    ring = of(out, RingAgent)[0]
+    assert (ring.call_id, ring.callback_number) == ("cb-tour-1", "13900000002")
+    dialled = acd.agent_answered("1001", "cb-tour-1", 6)
+    assert of(dialled, DialCallback) == [DialCallback("cb-tour-1", "1001", "13900000002", TOUR)]
