@@ -241,6 +241,34 @@ class CallCentre:
         self._handle(outputs)
         return next(o.call_id for o in outputs if isinstance(o, RingAgent))
 
+    async def hold(self, job: str) -> str:
+        call_id, info = self._connected_caller(job)
+        if info.held:
+            raise Refused(f"call {call_id} is already on hold")
+        await self.executor.hold(call_id, job)
+        info.held = True
+        self._facts.put_nowait(("event", call_id, "held", {"agent": job}))
+        self.bus.publish("call_held", self._clock(), call_id=call_id, agent=job)
+        return call_id
+
+    async def unhold(self, job: str) -> str:
+        call_id, info = self._connected_caller(job)
+        if not info.held:
+            raise Refused(f"call {call_id} is not on hold")
+        await self.executor.unhold(call_id)
+        info.held = False
+        self._facts.put_nowait(("event", call_id, "resumed", {"agent": job}))
+        self.bus.publish("call_resumed", self._clock(), call_id=call_id, agent=job)
+        return call_id
+
+    def _connected_caller(self, job: str) -> tuple[str, CallInfo]:
+        status = self.core.status(job)
+        call = self.core.connected.get(status.call_id or "")
+        info = self.book.calls.get(status.call_id or "")
+        if status.state is not AgentState.TALKING or call is None or info is None:
+            raise Refused(f"agent {job} has no caller on the line")
+        return call.call_id, info
+
     async def agent_hangup(self, job: str) -> None:
         if not await self.executor.hang_up_agent(job):
             raise Refused(f"agent {job} has no call to hang up")
@@ -355,13 +383,23 @@ class CallCentre:
                 del self.book.spies[supervisor]
         leg = self.book.legs.pop(uniqueid, None)
         if leg is not None:
+            held = self.book.calls.get(leg.call_id)
+            if held is not None and held.held:
+                # The agent hung up with the caller on hold: do not leave them in music.
+                self._spawn(self.executor.hang_up_call(leg.call_id), "acd-end-held")
             if leg.answered and leg.call_id in self.core.connected:
                 self._handle(self.core.call_ended(leg.call_id, now))
             else:
                 self._handle(self.core.ring_failed(leg.job_number, leg.call_id, now))
             return
         if uniqueid in self.book.calls:
-            del self.book.calls[uniqueid]
+            info = self.book.calls.pop(uniqueid)
+            if info.held:  # the caller left while on hold: free the waiting agent leg
+                status = next((s for s in self.core.agents.values() if s.call_id == uniqueid), None)
+                if status is not None:
+                    self._spawn(
+                        self.executor.hang_up_agent(status.agent.job_number), "acd-end-held"
+                    )
             outputs = self.core.call_abandoned(uniqueid, now) + self.core.call_ended(uniqueid, now)
             self._handle(outputs)
 

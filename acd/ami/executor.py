@@ -54,6 +54,7 @@ class CallInfo:
     caller_name: str = ""
     enqueued_at: float = 0.0
     ivr_path: tuple[str, ...] = ()
+    held: bool = False
 
 
 @dataclass(slots=True)
@@ -287,6 +288,26 @@ class AmiExecutor:
             return False
         await self._hangup(session.leg_id)
         return True
+
+    async def hold(self, call_id: str, job_number: str) -> None:
+        """The caller hears music; the agent's leg leaves the bridge and waits."""
+        channel = self.agent_channel(job_number)
+        if channel is None:
+            raise AmiActionFailed(f"agent {job_number} has no call to hold")
+        await self._setvar(call_id, "ACD_HELD", "1")
+        await self._ami.send_action(
+            {
+                "Action": "Redirect",
+                "Channel": channel.uniqueid,
+                "Context": "acd-agent",
+                "Exten": "held",
+                "Priority": "1",
+            }
+        )
+
+    async def unhold(self, call_id: str) -> None:
+        """The caller rejoins the agent (the bridge is made again)."""
+        await self._redirect(call_id, "rejoin")
 
     async def hang_up_call(self, call_id: str) -> None:
         """End a caller's call (force hang-up); the agent's leg follows."""

@@ -269,6 +269,20 @@ async def force_hangup(request: web.Request) -> web.Response:
     return web.json_response({"call_id": call_id, "hung_up": True})
 
 
+async def hold(request: web.Request) -> web.Response:
+    job = _agent_target(request)
+    call_id = await request.app[API].centre.hold(job)
+    await _audit_if_intervention(request, "force_hold", job)
+    return web.json_response({"call_id": call_id, "held": True, **_state(request, job)})
+
+
+async def unhold(request: web.Request) -> web.Response:
+    job = _agent_target(request)
+    call_id = await request.app[API].centre.unhold(job)
+    await _audit_if_intervention(request, "force_unhold", job)
+    return web.json_response({"call_id": call_id, "held": False, **_state(request, job)})
+
+
 async def agent_hangup(request: web.Request) -> web.Response:
     job = _agent_target(request)
     await request.app[API].centre.agent_hangup(job)
@@ -337,6 +351,8 @@ ROUTES: list[Route] = [
         "Go on break when this call's wrap-up ends",
     ),
     Route("POST", "/agents/{job}/hangup", agent_hangup, "Hang up the agent's current call"),
+    Route("POST", "/agents/{job}/hold", hold, "Put the caller on hold (they hear music)"),
+    Route("POST", "/agents/{job}/unhold", unhold, "Take the caller off hold"),
     Route(
         "POST",
         "/agents/{job}/transfer",

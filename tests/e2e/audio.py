@@ -8,19 +8,24 @@ from array import array
 from pathlib import Path
 
 
-def loud_seconds(path: Path, threshold: float = 100.0, window_s: float = 0.1) -> float:
+def loud_seconds(path: Path, threshold: float = 100.0) -> float:
     """Seconds of the recording whose RMS level is above ``threshold`` (16-bit scale)."""
+    return loud_seconds_between(path, 0, math.inf, threshold)
+
+
+def loud_seconds_between(path: Path, start: float, end: float, threshold: float = 100.0) -> float:
+    """Loud seconds of a recording between two offsets (seconds from its start)."""
     with wave.open(str(path), "rb") as wav:
-        assert wav.getsampwidth() == 2, "expected 16-bit PCM"
         rate = wav.getframerate()
         samples = array("h", wav.readframes(wav.getnframes()))
-    size = max(1, int(rate * window_s))
+    window = rate // 10
     loud = 0
-    for start in range(0, len(samples), size):
-        chunk = samples[start : start + size]
-        if chunk and math.sqrt(sum(s * s for s in chunk) / len(chunk)) > threshold:
+    last = len(samples) if end == math.inf else min(len(samples), int(end * rate))
+    for i in range(int(start * rate), last - window + 1, window):
+        chunk = samples[i : i + window]
+        if math.sqrt(sum(s * s for s in chunk) / len(chunk)) > threshold:
             loud += 1
-    return loud * window_s
+    return loud / 10
 
 
 def duration(path: Path) -> float:

@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 
 from acd.app import Daemon
+from tests.e2e.audio import loud_seconds_between
 from tests.e2e.conftest import Callers, add_users, api_login, eventually, make_settings
 
 
@@ -99,3 +100,44 @@ async def test_click_to_dial_rings_the_agent_then_the_customer(
 
 def _channel(pbx, prefix: str) -> str | None:
     return next((u for u, name in pbx.channels().items() if name.startswith(prefix)), None)
+
+
+async def test_hold_plays_music_to_the_caller_and_unhold_reconnects(
+    running_pbx, callers: Callers, phones, tmp_path
+):
+    settings = make_settings(running_pbx, tmp_path)
+    await add_users(settings, {"1001": "agent"})
+    await phones("1001", answer_after=0.5, talk_for=60)
+    base = f"http://127.0.0.1:{settings.http.port}/api/v1"
+    async with Daemon(settings) as daemon, aiohttp.ClientSession() as http:
+        headers = await api_login(http, base, "1001")
+        daemon.centre.log_in("1001")
+        daemon.centre.ready("1001")
+        started = asyncio.get_running_loop().time()
+        call_id, heard = await callers.call(digits="2", delay=2, hold=90, record=True)
+        await eventually(lambda: _kind(daemon, call_id, "greeted"), timeout=30)
+        leg = next(iter(daemon.centre.book.legs))
+        await eventually(lambda: running_pbx.bridged_together(call_id, leg), timeout=10)
+
+        resp = await http.post(f"{base}/agents/1001/hold", headers=headers)
+        assert resp.status == 200, await resp.text()
+        held_at = asyncio.get_running_loop().time() - started
+        await eventually(lambda: running_pbx.concise()[call_id][5] == "MusicOnHold", timeout=5)
+        assert leg in running_pbx.channels()  # the agent is still on the line, waiting
+        assert daemon.centre.core.status("1001").state.value == "talking"
+        again = await http.post(f"{base}/agents/1001/hold", headers=headers)
+        assert again.status == 409
+        await asyncio.sleep(5)
+        resumed_at = asyncio.get_running_loop().time() - started
+        resp = await http.post(f"{base}/agents/1001/unhold", headers=headers)
+        assert resp.status == 200, await resp.text()
+        await eventually(lambda: running_pbx.bridged_together(call_id, leg), timeout=10)
+        await eventually(lambda: _kind(daemon, call_id, "resumed"), timeout=5)
+        kinds = [e.kind for e in await daemon.events.for_call(call_id)]
+        assert kinds.count("held") == 1 and kinds.count("resumed") == 1
+    await asyncio.to_thread(
+        running_pbx.cli, f"channel request hangup {running_pbx.channels().get(call_id, call_id)}"
+    )
+    await eventually(lambda: call_id not in running_pbx.channels(), timeout=10)
+    # The caller heard music while on hold.
+    assert loud_seconds_between(heard, held_at + 1, resumed_at) >= 2
