@@ -99,7 +99,15 @@ async def test_click_to_dial_rings_the_agent_then_the_customer(
 
 
 def _channel(pbx, prefix: str) -> str | None:
-    return next((u for u, name in pbx.channels().items() if name.startswith(prefix)), None)
+    """The dialled side (";1") of the Local channel pair that reaches the customer."""
+    return next(
+        (
+            u
+            for u, name in pbx.channels().items()
+            if name.startswith(prefix) and name.endswith(";1")
+        ),
+        None,
+    )
 
 
 async def test_hold_plays_music_to_the_caller_and_unhold_reconnects(
