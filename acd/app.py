@@ -166,10 +166,10 @@ class Daemon:
             local_time=lambda: datetime.now(zone),
             tick_interval=s.acd.tick_interval,
         )
-        self.centre.service_level_seconds = s.acd.service_level_seconds
+        self.centre.live.service_level_seconds = s.acd.service_level_seconds
         self.centre.apply_skills(await UserStore(self.db).skills())
         await self.centre.restore_agents()
-        await self.centre.load_today()
+        await self.centre.live.load_today()
         self.engine.subscribe(self.centre)
 
         await self.engine.start()

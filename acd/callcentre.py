@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +23,11 @@ from acd.ami.errors import AmiError
 from acd.ami.executor import AgentLeg, AmiExecutor, CallBook, CallInfo, Command, SpySession
 from acd.core.agents import Agent, AgentState, AgentStateChanged, NotReadyReason
 from acd.core.channels import Channel, Reconciliation
-from acd.core.commands import CallAbandoned, CallAnswered, RingAgent, TellAgent
+from acd.core.commands import CallAbandoned, CallAnswered, RingAgent
 from acd.core.distributor import CallDistributor, NoSuchCall, Refused, WaitingCall
 from acd.core.peak import PeakLevel, PeakLevelChanged
 from acd.eventbus import EventBus
+from acd.live import LiveFeed
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
 from ivr.hours import lines_with_duty
@@ -64,9 +64,7 @@ class CallCentre:
         self._tasks: list[asyncio.Task[None]] = []
         self._talking_before_restart: dict[str, float] = {}
         self._short_tasks: set[asyncio.Task[Any]] = set()
-        self.bus = EventBus()
-        self.service_level_seconds = 20.0
-        self.today = DayCounters(day="")
+        self.live = LiveFeed(core, self.book, tree, events, clock, local_time, self._spawn)
 
     def bind(self, ami: AmiConnection, executor: AmiExecutor) -> None:
         self._ami = ami
@@ -151,7 +149,7 @@ class CallCentre:
             info.call_id, info.line, info.enqueued_at, caller=info.caller_number
         )
         self._handle(call)
-        self._publish_queue()
+        self.live.publish_queue()
 
     def callback_request(self, call_id: str, line: str, number: str) -> str:
         request_id = f"cb-{call_id}"
@@ -187,6 +185,16 @@ class CallCentre:
         self.core.request_break_after_call(job)
 
     # -- call control (API) ------------------------------------------------------
+
+    @property
+    def bus(self) -> EventBus:
+        return self.live.bus
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.live.snapshot()
+
+    async def screen_pop(self, call_id: str, job_number: str) -> dict[str, Any]:
+        return await self.live.screen_pop(call_id, job_number)
 
     @property
     def executor(self) -> AmiExecutor:
@@ -225,7 +233,7 @@ class CallCentre:
             ("event", call_id, "transferred", {"from": job, "line": line, "to": to_agent})
         )
         self._handle(self.core.transfer(call_id, self._clock(), line=line, to_agent=to_agent))
-        self._publish_queue()
+        self.live.publish_queue()
         return call_id
 
     def dial_out(self, job: str, number: str) -> str:
@@ -417,8 +425,7 @@ class CallCentre:
     def _handle(self, outputs: Iterable[Any]) -> None:
         outputs = list(outputs)
         for out in outputs:
-            self._count(out)
-            self._publish(out)
+            self.live.publish(out)
             if isinstance(out, AgentStateChanged | CallAbandoned | CallAnswered | PeakLevelChanged):
                 self._facts.put_nowait(out)
                 if isinstance(out, PeakLevelChanged):
@@ -431,138 +438,7 @@ class CallCentre:
             isinstance(o, RingAgent | CallAnswered | CallAbandoned | PeakLevelChanged)
             for o in outputs
         ):
-            self._publish_queue()
-
-    def _publish_queue(self) -> None:
-        """Waiting per line, peak level and today's figures: what the wallboard shows."""
-        snap = self.snapshot()
-        self.bus.publish(
-            "queue",
-            snap["at"],
-            lines=snap["lines"],
-            peak_level=snap["peak_level"],
-            today=snap["today"],
-        )
-
-    def _count(self, out: Any) -> None:
-        if not isinstance(out, CallAnswered | CallAbandoned):
-            return
-        day = self.local_now().date().isoformat()
-        if self.today.day != day:
-            self.today = DayCounters(day=day)
-        if isinstance(out, CallAnswered):
-            self.today.answered += 1
-            if out.waited <= self.service_level_seconds:
-                self.today.answered_in_time += 1
-        else:
-            self.today.abandoned += 1
-
-    async def load_today(self) -> None:
-        """Today's answered/abandoned so far (after a restart the wallboard goes on counting)."""
-        local = self.local_now()
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        counts = await self._events.day_counts(midnight, self.service_level_seconds)
-        self.today = DayCounters(local.date().isoformat(), **counts)
-
-    def _publish(self, out: Any) -> None:
-        """Tell the live event stream (agents' screens, wallboard) what changed."""
-        bus = self.bus
-        match out:
-            case AgentStateChanged():
-                bus.publish(
-                    "agent_state",
-                    out.at,
-                    agent=out.job_number,
-                    state=out.new.value,
-                    old=out.old.value,
-                    reason=out.reason.value if out.reason else None,
-                    call_id=out.call_id,
-                )
-            case RingAgent():
-                self._spawn(self._publish_ringing(out), "acd-screen-pop")
-            case CallAnswered():
-                bus.publish(
-                    "call_connected",
-                    out.at,
-                    call_id=out.call_id,
-                    agent=out.job_number,
-                    line=out.line,
-                    waited=round(out.waited, 3),
-                )
-            case CallAbandoned():
-                bus.publish(
-                    "call_abandoned",
-                    out.at,
-                    call_id=out.call_id,
-                    line=out.line,
-                    waited=round(out.waited, 3),
-                    while_ringing=out.while_ringing,
-                )
-            case PeakLevelChanged():
-                bus.publish(
-                    "peak_level", out.at, level=int(out.new), old=int(out.old), waiting=out.waiting
-                )
-            case TellAgent():
-                bus.publish(
-                    "agent_message", self._clock(), agent=out.job_number, message=out.message
-                )
-
-    async def _publish_ringing(self, ring: RingAgent) -> None:
-        """The screen pop: who is calling, from where in the IVR, and their history."""
-        pop = await self.screen_pop(ring.call_id, ring.job_number)
-        self.bus.publish("call_ringing", self._clock(), **pop)
-
-    async def screen_pop(self, call_id: str, job_number: str) -> dict[str, Any]:
-        info = self.book.calls.get(call_id)
-        call = self.core.waiting.get(call_id)
-        callback = call.callback_number if call else None
-        number = callback or (info.caller_number if info else "")
-        now = self._clock()
-        return {
-            "call_id": call_id,
-            "agent": job_number,
-            "line": info.line if info else (call.line if call else ""),
-            "caller_number": number,
-            "caller_name": info.caller_name if info else "",
-            "callback": callback is not None,
-            "ivr_path": list(info.ivr_path) if info else [],
-            "waited": round(now - info.enqueued_at, 1) if info and info.enqueued_at else None,
-            "history": await self._events.history(number, exclude=call_id) if number else [],
-        }
-
-    def snapshot(self) -> dict[str, Any]:
-        """Agents and lines right now (supervisor view, start of the event stream)."""
-        now = self._clock()
-        lines = {}
-        for line in self.tree.lines:
-            waiting = [c for c in self.core.waiting.values() if c.line == line]
-            live = [c for c in waiting if c.callback_number is None]
-            lines[line] = {
-                "waiting": len(live),
-                "longest_wait": round(max((now - c.enqueued_at for c in live), default=0.0), 1),
-                "callbacks": len(waiting) - len(live),
-            }
-        return {
-            "seq": self.bus.seq,
-            "at": now,
-            "peak_level": int(self.core.peak.level),
-            "lines": lines,
-            "today": self.today.as_json(self.service_level_seconds),
-            "agents": [
-                {
-                    "job_number": s.agent.job_number,
-                    "name": s.agent.name,
-                    "role": s.agent.role.value,
-                    "team": s.agent.team,
-                    "state": s.state.value,
-                    "reason": s.reason.value if s.reason else None,
-                    "since": s.since,
-                    "in_state_for": round(now - s.since, 1) if s.since else None,
-                    "call_id": s.call_id,
-                }
-                for s in self.core.agents.values()
-            ],
-        }
+            self.live.publish_queue()
 
     async def _run_commands(self) -> None:
         while True:
@@ -616,27 +492,6 @@ class CallCentre:
         while True:
             await asyncio.sleep(self._tick_interval)
             self._handle(self.core.tick(self._clock()))
-
-
-@dataclass
-class DayCounters:
-    """Today's answered and abandoned calls; the service level counts abandons as missed."""
-
-    day: str
-    answered: int = 0
-    answered_in_time: int = 0
-    abandoned: int = 0
-
-    def as_json(self, threshold: float) -> dict[str, Any]:
-        offered = self.answered + self.abandoned
-        level = round(100 * self.answered_in_time / offered, 1) if offered else None
-        return {
-            "day": self.day,
-            "answered": self.answered,
-            "abandoned": self.abandoned,
-            "service_level": level,
-            "service_level_definition": f"answered within {threshold:g} s / (answered + abandoned)",
-        }
 
 
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
