@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.agi.ivr_route import CallbackRoute, IvrRoute
 from acd.agi.server import AgiError, FastAgiServer
+from acd.agi.survey_route import SurveyRoute
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiError
 from acd.ami.executor import AmiExecutor
@@ -180,6 +181,8 @@ class Daemon:
         self.fastagi.add_route("ivr", ivr.__call__)
         callback = CallbackRoute(self.prompts, self.centre, s.ivr.language)
         self.fastagi.add_route("callback", callback.__call__)
+        survey = SurveyRoute(self.prompts, self.centre, s.ivr.language, flow.tree.silence_timeout)
+        self.fastagi.add_route("survey", survey.__call__)
         try:
             await self.fastagi.start()
         except AgiError as exc:

@@ -31,6 +31,7 @@ from acd.live import LiveFeed
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
 from ivr.hours import lines_with_duty
+from ivr.survey import FOLLOW_UP_WITHIN, LOW_SCORE_MAX
 from ivr.tree import IvrTree
 
 log = structlog.get_logger("acd.callcentre")
@@ -276,6 +277,25 @@ class CallCentre:
         if status.state is not AgentState.TALKING or call is None or info is None:
             raise Refused(f"agent {job} has no caller on the line")
         return call.call_id, info
+
+    def survey_result(self, call_id: str, agent: str, line: str, score: int | None) -> None:
+        """Store the caller's rating; 1-3 opens a follow-up for the team lead within 2 hours."""
+        now = self._clock()
+        self._facts.put_nowait(
+            ("event", call_id, "survey", {"score": score, "agent": agent, "line": line})
+        )
+        self.bus.publish("survey", now, call_id=call_id, agent=agent, line=line, score=score)
+        if score is not None and score <= LOW_SCORE_MAX:
+            due = now + FOLLOW_UP_WITHIN
+            data = {
+                "reason": "low_score",
+                "score": score,
+                "agent": agent,
+                "line": line,
+                "due_at": due,
+            }
+            self._facts.put_nowait(("event", call_id, "follow_up_opened", data))
+            self.bus.publish("follow_up_opened", now, call_id=call_id, **data)
 
     async def agent_hangup(self, job: str) -> None:
         if not await self.executor.hang_up_agent(job):

@@ -66,6 +66,7 @@ def load_catalogue(tree: IvrTree, path: Path = CATALOGUE) -> list[Phrase]:
         tree.prompts()
         | FIXED_PROMPTS
         | {"agent_greeting_before", "agent_greeting_after", "position_before", "position_after"}
+        | {"survey_question", "survey_invalid", "survey_thanks"}
     )
     missing = sorted(needed - data.keys())
     if missing:

@@ -18,7 +18,9 @@ from acd.eventbus import LiveEvent
 from acd.http.api import API, authenticate
 from acd.http.errors import BadRequest
 
-PRIVATE_TO_SUPERVISORS = frozenset({"call_waiting", "call_abandoned", "peak_level"})
+PRIVATE_TO_SUPERVISORS = frozenset(
+    {"call_waiting", "call_abandoned", "peak_level", "follow_up_opened"}
+)
 
 
 def visible(user: User, event: LiveEvent) -> bool:
