@@ -39,6 +39,7 @@ from acd.settings import ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
+from acd.storage.recordings import RecordingStore
 from acd.storage.users import UserStore
 from acd.systemd import Notifier
 from ivr.speech import CatalogueError, Phrase, load_catalogue
@@ -192,17 +193,18 @@ class Daemon:
         self.ami = AmiConnection(s.ami, self.engine.on_ami_event)
         self.engine.bind(self.ami)
         line_prompts = {name: spec.name_prompt for name, spec in flow.tree.lines.items()}
-        self.centre.bind(
+        self.centre.recordings = RecordingStore(self.db)
+        executor = AmiExecutor(
             self.ami,
-            AmiExecutor(
-                self.ami,
-                self.engine.channels,
-                self.centre.book,
-                self.prompts,
-                line_prompts,
-                s.ivr.language,
-            ),
+            self.engine.channels,
+            self.centre.book,
+            self.prompts,
+            line_prompts,
+            s.ivr.language,
+            s.recording,
         )
+        executor.recording_started = self.centre.recording_started
+        self.centre.bind(self.ami, executor)
         self._stack.push_async_callback(self.ami.close)
         try:
             await self.ami.start()

@@ -13,6 +13,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -30,6 +31,8 @@ from acd.eventbus import EventBus
 from acd.live import LiveFeed
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
+from acd.storage.models import RecordingRow
+from acd.storage.recordings import RecordingStore, inspect_file
 from ivr.hours import lines_with_duty
 from ivr.survey import FOLLOW_UP_WITHIN, LOW_SCORE_MAX
 from ivr.tree import IvrTree
@@ -64,6 +67,8 @@ class CallCentre:
         self._facts: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._talking_before_restart: dict[str, float] = {}
+        self.recordings: RecordingStore | None = None
+        self._live_channels: set[str] = set()
         self._short_tasks: set[asyncio.Task[Any]] = set()
         self.live = LiveFeed(core, self.book, tree, events, clock, local_time, self._spawn)
 
@@ -96,6 +101,9 @@ class CallCentre:
             (self._run_ticks(), "acd-ticks"),
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
+
+    def engine_channels(self) -> set[str]:
+        return self._live_channels
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """A short task we keep a reference to until it is done."""
@@ -317,6 +325,47 @@ class CallCentre:
         elif name == "OriginateResponse" and message.get("Response") != "Success":
             self._ring_failed(message.get("Uniqueid", ""))
 
+    def recording_started(self, info: CallInfo) -> None:
+        """The executor started MixMonitor on this call: store the recording's row."""
+        if info.recording is None or self.recordings is None:
+            return
+        connected = self.core.connected.get(info.call_id)
+        row = RecordingRow(
+            call_id=info.call_id,
+            line=info.line,
+            agent=connected.job_number if connected else "",
+            caller=info.caller_number,
+            path=str(info.recording),
+            started_at=self._clock(),
+            complete=False,
+        )
+        self._spawn(self.recordings.started(row), "acd-rec")
+
+    async def _recording_finished(self, call_id: str, complete: bool) -> None:
+        """Measure the file (off the loop) and store size, checksum, length, completeness."""
+        if self.recordings is None:
+            return
+        row = await self.recordings.get(call_id)
+        if row is None:
+            return
+        facts = await asyncio.to_thread(inspect_file, Path(row.path))
+        for _ in range(20):  # Asterisk finishes the file's header just after the hangup
+            if not complete or (facts is not None and facts.duration is not None):
+                break
+            await asyncio.sleep(0.25)
+            facts = await asyncio.to_thread(inspect_file, Path(row.path))
+        await self.recordings.finished(call_id, facts, complete)
+        if not complete or facts is None or facts.duration is None:
+            log.warning("recording_incomplete", call_id=call_id, path=row.path)
+
+    async def close_orphan_recordings(self) -> None:
+        """Recordings still open from before a crash are marked incomplete, never lost."""
+        if self.recordings is None:
+            return
+        for row in await self.recordings.open_ones():
+            if row.call_id not in self.engine_channels():
+                await self._recording_finished(row.call_id, False)
+
     def _record(self, message: Message, kind: str, **data: str) -> None:
         """Store what Asterisk played to a caller, with its playback status."""
         data["status"] = message.get("Status", "")
@@ -325,7 +374,13 @@ class CallCentre:
     def on_resync(self, report: Reconciliation, live: list[Channel]) -> None:
         """After a (re)connect: forget what vanished, find callers waiting from before."""
         for channel in report.vanished:
+            info = self.book.calls.get(channel.uniqueid)
+            if info is not None and info.recording is not None:
+                # The call vanished without a MixMonitorStop (Asterisk went down).
+                self._spawn(self._recording_finished(channel.uniqueid, False), "acd-rec")
             self._hangup(channel.uniqueid)
+        self._live_channels = {c.uniqueid for c in live}
+        self._spawn(self.close_orphan_recordings(), "acd-rec")
         self._resume_talking(live)
         waiting = [
             c
@@ -422,6 +477,8 @@ class CallCentre:
             return
         if uniqueid in self.book.calls:
             info = self.book.calls.pop(uniqueid)
+            if info.recording is not None:
+                self._spawn(self._recording_finished(uniqueid, True), "acd-rec")
             if info.held:  # the caller left while on hold: free the waiting agent leg
                 status = next((s for s in self.core.agents.values() if s.call_id == uniqueid), None)
                 if status is not None:

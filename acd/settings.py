@@ -154,6 +154,19 @@ class AgentSettings(_Section):
     team: str = ""  # a supervisor leads the agents of their team
 
 
+RecordingPolicy = Literal["all", "none"]
+
+
+class RecordingSettings(_Section):
+    dir: Path = Path("recordings")  # where recordings are found by acd
+    asterisk_dir: str | None = None  # the same folder as Asterisk sees it (chroot)
+    policy: RecordingPolicy = "all"  # every connected call is recorded
+    lines: dict[str, RecordingPolicy] = {}  # per-line exceptions
+
+    def policy_for(self, line: str) -> RecordingPolicy:
+        return self.lines.get(line, self.policy)
+
+
 class ApiSettings(_Section):
     token_ttl: float = Field(default=8 * 3600, gt=0, le=24 * 3600)  # one shift at most
 
@@ -174,6 +187,7 @@ class Settings(_Section):
     acd: AcdSettings = AcdSettings()
     agents: list[AgentSettings] = []
     api: ApiSettings = ApiSettings()
+    recording: RecordingSettings = RecordingSettings()
     systemd: SystemdSettings = SystemdSettings()
 
     @model_validator(mode="after")

@@ -8,8 +8,11 @@ caller hears "agent 1001 at your service" and is bridged to the agent.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 
@@ -27,6 +30,7 @@ from acd.core.commands import (
     TransferCall,
 )
 from acd.prompts import PromptLibrary
+from acd.settings import RecordingSettings
 from ivr.speech import job_number_greeting, position_announcement
 
 log = structlog.get_logger("acd.executor")
@@ -55,6 +59,7 @@ class CallInfo:
     enqueued_at: float = 0.0
     ivr_path: tuple[str, ...] = ()
     held: bool = False
+    recording: Path | None = None  # where acd finds this call's recording
 
 
 @dataclass(slots=True)
@@ -102,6 +107,7 @@ class AmiExecutor:
         prompts: PromptLibrary,
         line_prompts: dict[str, str],
         default_language: str,
+        recording: RecordingSettings | None = None,
     ) -> None:
         self._ami = ami
         self._channels = channels
@@ -109,6 +115,8 @@ class AmiExecutor:
         self._prompts = prompts
         self._line_prompts = line_prompts
         self._language = default_language
+        self._recording = recording
+        self.recording_started: Callable[[CallInfo], None] | None = None
 
     async def execute(self, command: Command) -> None:
         try:
@@ -180,6 +188,7 @@ class AmiExecutor:
         await self._setvar(c.call_id, "ACD_GREETING", greeting)
         await self._setvar(c.call_id, "ACD_AGENT_CHANNEL", agent_channel.name)
         await self._setvar(c.call_id, "ACD_AGENT", c.job_number)
+        await self._start_recording(info)
         await self._redirect(c.call_id, "connect")
         log.info("connect", call_id=c.call_id, agent=c.job_number, agent_channel=agent_channel.name)
 
@@ -210,6 +219,19 @@ class AmiExecutor:
         await self._setvar(c.call_id, "ACD_TRANSFERRED_FROM", c.from_agent)
         await self._redirect(c.call_id, "s")
         log.info("transfer", call_id=c.call_id, agent=c.from_agent, line=c.line, to=c.to_agent)
+
+    async def _start_recording(self, info: CallInfo) -> None:
+        """MixMonitor on the caller's channel: both sides, from the greeting to the end."""
+        r = self._recording
+        if r is None or r.policy_for(info.line) != "all":
+            return
+        relative = f"{time.strftime('%Y-%m-%d')}/{info.call_id}.wav"
+        info.recording = r.dir / relative
+        target = f"{(r.asterisk_dir or str(r.dir)).rstrip('/')}/{relative}"
+        action = {"Action": "MixMonitor", "Channel": info.call_id, "File": target}
+        response = await self._ami.send_action(action)
+        if response.success and self.recording_started is not None:
+            self.recording_started(info)
 
     async def _announce(self, c: AnnouncePosition) -> None:
         info = self._book.calls.get(c.call_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -82,3 +82,20 @@ class AgentSkillsRow(Base):
 
     job_number: Mapped[str] = mapped_column(String(16), primary_key=True)
     skills: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)
+
+
+class RecordingRow(Base):
+    """One call's recording: who, when, how long, how big, its checksum, and if it is whole."""
+
+    __tablename__ = "recordings"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line: Mapped[str] = mapped_column(String(32), nullable=False)
+    agent: Mapped[str] = mapped_column(String(16), nullable=False)
+    caller: Mapped[str] = mapped_column(String(40), nullable=False)
+    path: Mapped[str] = mapped_column(String(400), nullable=False)
+    started_at: Mapped[float] = mapped_column(Float, nullable=False)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -112,6 +112,10 @@ def make_settings(
             "acd": {"ring_timeout": 8, "wrap_up": 2, "announce_every": 0, "tick_interval": 0.2}
             | (acd or {}),
             "agents": AGENTS,
+            "recording": {
+                "dir": str(pbx.host_path("spool/recordings")),
+                "asterisk_dir": pbx.chroot_path("spool/recordings"),
+            },
             "systemd": {"notify": False},
         }
     )

@@ -1,0 +1,62 @@
+"""Recordings: a row when recording starts, completed (size, checksum, length) when it stops."""
+
+from __future__ import annotations
+
+import hashlib
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from acd.storage.models import RecordingRow
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    size: int
+    checksum: str
+    duration: float | None  # None: not a readable WAV (cut off)
+
+
+def inspect_file(path: Path) -> FileFacts | None:
+    """Size, SHA-256 and length of a recording (blocking: run it in a thread)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        with wave.open(str(path), "rb") as wav:
+            duration: float | None = wav.getnframes() / wav.getframerate()
+    except (wave.Error, EOFError):
+        duration = None
+    return FileFacts(len(data), hashlib.sha256(data).hexdigest(), duration)
+
+
+class RecordingStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def started(self, row: RecordingRow) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(row)
+
+    async def finished(self, call_id: str, facts: FileFacts | None, complete: bool) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(RecordingRow, call_id)
+            if row is None:
+                return
+            if facts is not None:
+                row.size, row.checksum, row.duration = facts.size, facts.checksum, facts.duration
+            row.complete = complete and facts is not None and facts.duration is not None
+
+    async def get(self, call_id: str) -> RecordingRow | None:
+        async with self._sessions() as session:
+            return await session.get(RecordingRow, call_id)
+
+    async def open_ones(self) -> list[RecordingRow]:
+        """Recordings that never got their stop (e.g. Asterisk crashed)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(RecordingRow).where(RecordingRow.size.is_(None)))
+            return list(rows)
