@@ -46,6 +46,22 @@ async def play_files(request: AgiRequest, paths: list[str], escape: str) -> str 
     return None
 
 
+async def ask_key(request: AgiRequest, paths: list[str], timeout: float) -> str | None:
+    """Play prompts (a key interrupts them), then wait ``timeout`` s for a key; None: silence."""
+    key = await play_files(request, paths, escape=DTMF_KEYS)
+    if key is None:
+        result = await request.send_command(f"WAIT FOR DIGIT {int(timeout * 1000)}")
+        code = int(result["result"][0] or 0)
+        key = chr(code) if code > 0 else None
+    return key
+
+
+def caller_language(request: AgiRequest, default: str) -> str:
+    """The channel's language if we speak it, else the configured one."""
+    language = request.headers.get("agi_language", "")
+    return language if language in LANGUAGES else default
+
+
 class IvrRoute:
     """Welcome, menus, and the way out: an agent's queue, a callback, or goodbye."""
 
@@ -67,9 +83,7 @@ class IvrRoute:
 
     async def __call__(self, request: AgiRequest) -> None:
         call_id = request.uniqueid
-        language = request.headers.get("agi_language", "")
-        if language not in LANGUAGES:
-            language = self._language
+        language = caller_language(request, self._language)
         caller = request.caller_number
         name = request.headers.get("agi_calleridname", "")
         name = "" if name == "unknown" else name
@@ -135,12 +149,7 @@ class IvrRoute:
         return await play_files(request, self._files(say, language), escape)
 
     async def _ask_key(self, request: AgiRequest, step: AskKey, language: str) -> str | None:
-        key = await self._play(request, step.say, language, escape=DTMF_KEYS)
-        if key is None:
-            result = await request.send_command(f"WAIT FOR DIGIT {int(step.timeout * 1000)}")
-            code = int(result["result"][0] or 0)
-            key = chr(code) if code > 0 else None
-        return key
+        return await ask_key(request, self._files(step.say, language), step.timeout)
 
     async def _ask_number(self, request: AgiRequest, step: AskNumber, language: str) -> str | None:
         *first, last = self._files(step.say, language)
