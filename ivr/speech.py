@@ -46,10 +46,6 @@ def position_announcement(position: int) -> list[str]:
     return ["position_before", *spoken, "position_after"]
 
 
-def digits(text: str) -> list[str]:
-    return [digit_key(d) for d in text if d.isdigit()]
-
-
 def load_catalogue(tree: IvrTree, path: Path = CATALOGUE) -> list[Phrase]:
     """Every phrase to render: the catalogue (filled from the tree) plus digits and numbers."""
     from ivr.navigator import FIXED_PROMPTS

@@ -31,15 +31,6 @@ class AgentStateLog:
             async with self._sessions.begin() as session:
                 session.add_all(rows)
 
-    async def history(self, job_number: str) -> list[AgentStateChanged]:
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(AgentStateRow)
-                .where(AgentStateRow.job_number == job_number)
-                .order_by(AgentStateRow.id)
-            )
-            return [_change(r) for r in rows]
-
     async def latest(self) -> dict[str, AgentStateChanged]:
         """Each agent's most recent state change (to restore states after a restart)."""
         newest = select(func.max(AgentStateRow.id)).group_by(AgentStateRow.job_number)

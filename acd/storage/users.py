@@ -57,10 +57,6 @@ class UserStore:
         async with self._sessions.begin() as session:
             await session.execute(delete(TokenRow).where(TokenRow.token_hash == token_hash))
 
-    async def drop_expired_tokens(self, now: float) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(delete(TokenRow).where(TokenRow.expires_at < now))
-
     async def audit(self, at: float, actor: str, action: str, target: str, **details: Any) -> None:
         async with self._sessions.begin() as session:
             session.add(AuditRow(at=at, actor=actor, action=action, target=target, details=details))
