@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from acd.aftercall import AfterCall
 from acd.agi.ivr_route import CallbackRoute, IvrRoute
 from acd.agi.server import AgiError, FastAgiServer
 from acd.agi.survey_route import SurveyRoute
@@ -30,6 +31,7 @@ from acd.ami.executor import AmiExecutor
 from acd.auth import AuthService
 from acd.callcentre import CallCentre, agents_from_settings
 from acd.core.distributor import AcdRules, CallDistributor
+from acd.core.followups import FollowUpRules
 from acd.core.peak import PeakRules
 from acd.engine import Engine
 from acd.http.api import ApiContext
@@ -39,6 +41,7 @@ from acd.settings import ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
+from acd.storage.followups import FollowUpStore
 from acd.storage.recordings import RecordingStore
 from acd.storage.users import UserStore
 from acd.systemd import Notifier
@@ -116,6 +119,7 @@ class Daemon:
         self.events: CallEventLog | None = None
         self.engine = Engine()
         self.centre: CallCentre | None = None
+        self.aftercall: AfterCall | None = None
         self.prompts: PromptLibrary | None = None
         self.ami: AmiConnection | None = None
         self.fastagi: FastAgiServer | None = None
@@ -194,6 +198,19 @@ class Daemon:
         self.engine.bind(self.ami)
         line_prompts = {name: spec.name_prompt for name, spec in flow.tree.lines.items()}
         self.centre.recordings = RecordingStore(self.db)
+        f = s.follow_up
+        self.aftercall = AfterCall(
+            FollowUpStore(self.db),
+            self.events,
+            self.centre.core,
+            self.centre.bus,
+            FollowUpRules(
+                f.low_score_max, f.low_score_within, f.normal_within, f.urgent_within, f.take_within
+            ),
+            time.time,
+            f.sweep_every,
+        )
+        self.centre.aftercall = self.aftercall
         executor = AmiExecutor(
             self.ami,
             self.engine.channels,
@@ -213,6 +230,8 @@ class Daemon:
         # Timers and commands start once the view of Asterisk is in sync.
         await self.centre.start()
         self._stack.push_async_callback(self.centre.stop)
+        await self.aftercall.start()
+        self._stack.push_async_callback(self.aftercall.stop)
 
         users = UserStore(self.db)
         agents = self.centre.core.agents
@@ -222,7 +241,7 @@ class Daemon:
             time.time,
             team_of=lambda job: agents[job].agent.team if job in agents else "",
         )
-        api = ApiContext(self.centre, auth, users, time.time)
+        api = ApiContext(self.centre, auth, users, time.time, self.aftercall)
         runner = web.AppRunner(build_http_app(Health(self.ami, self.fastagi, self.engine), api))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)

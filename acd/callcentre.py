@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from panoramisk.message import Message
 
+from acd.aftercall import AfterCall
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiError
 from acd.ami.executor import AgentLeg, AmiExecutor, CallBook, CallInfo, Command, SpySession
@@ -34,7 +35,6 @@ from acd.storage.events import CallEventLog
 from acd.storage.models import RecordingRow
 from acd.storage.recordings import RecordingStore, inspect_file
 from ivr.hours import lines_with_duty
-from ivr.survey import FOLLOW_UP_WITHIN, LOW_SCORE_MAX
 from ivr.tree import IvrTree
 
 log = structlog.get_logger("acd.callcentre")
@@ -68,6 +68,7 @@ class CallCentre:
         self._tasks: list[asyncio.Task[None]] = []
         self._talking_before_restart: dict[str, float] = {}
         self.recordings: RecordingStore | None = None
+        self.aftercall: AfterCall | None = None
         self._live_channels: set[str] = set()
         self._short_tasks: set[asyncio.Task[Any]] = set()
         self.live = LiveFeed(core, self.book, tree, events, clock, local_time, self._spawn)
@@ -196,6 +197,10 @@ class CallCentre:
     # -- call control (API) ------------------------------------------------------
 
     @property
+    def events(self) -> CallEventLog:
+        return self._events
+
+    @property
     def bus(self) -> EventBus:
         return self.live.bus
 
@@ -293,17 +298,9 @@ class CallCentre:
             ("event", call_id, "survey", {"score": score, "agent": agent, "line": line})
         )
         self.bus.publish("survey", now, call_id=call_id, agent=agent, line=line, score=score)
-        if score is not None and score <= LOW_SCORE_MAX:
-            due = now + FOLLOW_UP_WITHIN
-            data = {
-                "reason": "low_score",
-                "score": score,
-                "agent": agent,
-                "line": line,
-                "due_at": due,
-            }
-            self._facts.put_nowait(("event", call_id, "follow_up_opened", data))
-            self.bus.publish("follow_up_opened", now, call_id=call_id, **data)
+        if self.aftercall is not None and score is not None:
+            if score <= self.aftercall.rules.low_score_max:
+                self._spawn(self.aftercall.low_score(call_id, agent, line, score), "acd-follow-up")
 
     async def agent_hangup(self, job: str) -> None:
         if not await self.executor.hang_up_agent(job):

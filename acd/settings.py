@@ -26,6 +26,7 @@ from pydantic import (
 ENV_PREFIX = "ACD_"
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
+LongSeconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]  # up to a week
 
 
 class ConfigError(Exception):
@@ -167,6 +168,15 @@ class RecordingSettings(_Section):
         return self.lines.get(line, self.policy)
 
 
+class FollowUpSettings(_Section):
+    low_score_max: int = Field(default=3, ge=1, le=4)  # a rating up to this opens a ticket
+    low_score_within: LongSeconds = 2 * 3600
+    normal_within: LongSeconds = 24 * 3600
+    urgent_within: LongSeconds = 2 * 3600
+    take_within: LongSeconds = 30 * 60  # a ticket nobody took by then is chased
+    sweep_every: Seconds = 15.0
+
+
 class ApiSettings(_Section):
     token_ttl: float = Field(default=8 * 3600, gt=0, le=24 * 3600)  # one shift at most
 
@@ -188,6 +198,7 @@ class Settings(_Section):
     agents: list[AgentSettings] = []
     api: ApiSettings = ApiSettings()
     recording: RecordingSettings = RecordingSettings()
+    follow_up: FollowUpSettings = FollowUpSettings()
     systemd: SystemdSettings = SystemdSettings()
 
     @model_validator(mode="after")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 QUESTION, INVALID, THANKS = "survey_question", "survey_invalid", "survey_thanks"
-LOW_SCORE_MAX = 3  # 1-3 opens a follow-up for the team lead
-FOLLOW_UP_WITHIN = 2 * 3600.0  # seconds, from the hotline manual
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +16,6 @@ class Ask:
 class Done:
     score: int | None  # None: no answer (silence, or invalid twice)
     prompts: tuple[str, ...]
-
-    @property
-    def needs_follow_up(self) -> bool:
-        return self.score is not None and self.score <= LOW_SCORE_MAX
 
 
 class Survey:

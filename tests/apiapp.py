@@ -10,15 +10,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from acd.aftercall import AfterCall
 from acd.auth import AuthService, hash_password
 from acd.callcentre import CallCentre
 from acd.core.agents import Agent, Role
 from acd.core.distributor import CallDistributor
+from acd.core.followups import FollowUpRules
 from acd.http.api import ApiContext
 from acd.http.app import build_http_app
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
+from acd.storage.followups import FollowUpStore
 from acd.storage.users import UserStore
 from ivr.tree import load_tree
 
@@ -46,10 +49,11 @@ async def api_app(
     users = UserStore(db)
     for job, role in users_and_roles:
         await users.put(job, f"user {job}", role, hash_password(f"secret-{job}"))
+    events = CallEventLog(db, datetime.now)
     centre = CallCentre(
         CallDistributor(agents=agents),
         load_tree(),
-        CallEventLog(db, datetime.now),
+        events,
         AgentStateLog(db),
         clock=time.time,
         local_time=datetime.now,
@@ -57,7 +61,11 @@ async def api_app(
     )
     teams = {a.job_number: a.team for a in agents}
     auth = AuthService(users, 3600, time.time, team_of=lambda job: teams.get(job, ""))
-    app = build_http_app(NoHealth(), ApiContext(centre, auth, users, time.time))  # type: ignore[arg-type]
+    centre.aftercall = AfterCall(
+        FollowUpStore(db), events, centre.core, centre.bus, FollowUpRules(), time.time
+    )
+    context = ApiContext(centre, auth, users, time.time, centre.aftercall)
+    app = build_http_app(NoHealth(), context)  # type: ignore[arg-type]
     try:
         yield app, centre, users
     finally:

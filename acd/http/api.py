@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from acd.aftercall import AfterCall
 from acd.auth import AuthError, AuthService
 from acd.callcentre import CallCentre
 from acd.core.access import User, may_act_on_agent, may_supervise
 from acd.core.agents import NotReadyReason
 from acd.http.errors import Forbidden, NotFound, Unauthorized, json_body
 from acd.storage.users import UserStore
+
+if TYPE_CHECKING:
+    from acd.recordings import RecordingAccess
+    from acd.reports import ReportService
 
 PREFIX = "/api/v1"
 
@@ -29,6 +34,9 @@ class ApiContext:
     auth: AuthService
     users: UserStore
     clock: Callable[[], float]
+    aftercall: AfterCall | None = None
+    reports: ReportService | None = None
+    recordings: RecordingAccess | None = None
 
 
 API = web.AppKey("api", ApiContext)
@@ -67,6 +75,7 @@ class Route:
     summary: str
     body: type[BaseModel] | None = None
     public: bool = False
+    query: type[BaseModel] | None = None  # query parameters, if any
 
 
 def bearer(request: web.Request) -> str:

@@ -12,9 +12,10 @@ from acd.agi.server import FastAgiServer
 from acd.ami.connection import AmiConnection
 from acd.engine import Engine
 from acd.http.admin import ADMIN_ROUTES
+from acd.http.aftercall import AFTERCALL_ROUTES
 from acd.http.api import API, PREFIX, ROUTES, ApiContext, add_routes, auth_middleware
 from acd.http.errors import errors_middleware
-from acd.http.openapi import openapi
+from acd.http.openapi import ROUTES_KEY, openapi
 from acd.http.stream import events
 
 
@@ -68,7 +69,9 @@ def build_http_app(health: Health, api: ApiContext | None = None) -> web.Applica
     app.router.add_get("/healthz", healthz)
     if api is not None:
         app[API] = api
-        add_routes(app, ROUTES + ADMIN_ROUTES)
+        routes = ROUTES + ADMIN_ROUTES + AFTERCALL_ROUTES
+        app[ROUTES_KEY] = routes
+        add_routes(app, routes)
         app.router.add_get(PREFIX + "/openapi.json", openapi)
         app.router.add_get(PREFIX + "/events", events)
         app.router.add_get("/wallboard", wallboard)

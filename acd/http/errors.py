@@ -17,6 +17,7 @@ from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotCon
 from acd.auth import AuthError
 from acd.core.agents import TransitionRefused
 from acd.core.distributor import NoSuchAgent, NoSuchCall, Refused
+from acd.storage.followups import AlreadyRegistered, NoSuchTicket
 
 log = structlog.get_logger("acd.http")
 
@@ -58,6 +59,8 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     NoSuchCall: (404, "no_such_call"),
     Refused: (409, "refused"),
     TransitionRefused: (409, "invalid_state"),
+    AlreadyRegistered: (409, "already_registered"),
+    NoSuchTicket: (404, "no_such_ticket"),
 }
 
 

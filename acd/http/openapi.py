@@ -9,8 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 import acd
-from acd.http.admin import ADMIN_ROUTES
-from acd.http.api import PREFIX, ROUTES
+from acd.http.api import PREFIX, Route
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -23,10 +22,10 @@ ERROR_SCHEMA = {
 }
 
 
-def build_openapi() -> dict[str, Any]:
+def build_openapi(routes: list[Route]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
-    for route in ROUTES + ADMIN_ROUTES:
+    for route in routes:
         path = PREFIX + route.path
         params = [
             {
@@ -37,6 +36,17 @@ def build_openapi() -> dict[str, Any]:
             }
             for name in re.findall(r"{(\w+)}", path)
         ]
+        if route.query is not None:
+            query = _schema(route.query)
+            params += [
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in query.get("required", ()),
+                    "schema": prop,
+                }
+                for name, prop in query["properties"].items()
+            ]
         error = {
             "description": "error",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -87,8 +97,11 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+ROUTES_KEY = web.AppKey("routes", list[Route])
+
+
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(build_openapi())
+    return web.json_response(build_openapi(request.app[ROUTES_KEY]))
 
 
 openapi.acd_public = True  # type: ignore[attr-defined]

@@ -19,7 +19,16 @@ from acd.http.api import API, authenticate
 from acd.http.errors import BadRequest
 
 PRIVATE_TO_SUPERVISORS = frozenset(
-    {"call_waiting", "call_abandoned", "peak_level", "follow_up_opened"}
+    {
+        "call_waiting",
+        "call_abandoned",
+        "peak_level",
+        "follow_up_opened",
+        "follow_up_overdue",
+        "follow_up_not_taken",
+        "critical_call",
+        "alarm",
+    }
 )
 
 

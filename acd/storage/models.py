@@ -99,3 +99,46 @@ class RecordingRow(Base):
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)
     complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class CallRegistrationRow(Base):
+    """What the agent registered about a call in after-call work."""
+
+    __tablename__ = "call_registrations"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(16), nullable=False)
+    line: Mapped[str] = mapped_column(String(32), nullable=False)
+    caller: Mapped[str] = mapped_column(String(40), nullable=False)
+    category: Mapped[str] = mapped_column(String(20), nullable=False)
+    urgency: Mapped[str] = mapped_column(String(10), nullable=False)
+    notes: Mapped[str] = mapped_column(String(4000), nullable=False)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class FollowUpRow(Base):
+    """A follow-up ticket for the team lead (low score, or a registered call)."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        Index("ix_follow_ups_closed_at", "closed_at"),
+        Index("ix_follow_ups_call_id", "call_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str] = mapped_column(String(20), nullable=False)
+    urgency: Mapped[str] = mapped_column(String(10), nullable=False)
+    line: Mapped[str] = mapped_column(String(32), nullable=False)
+    agent: Mapped[str] = mapped_column(String(16), nullable=False)
+    caller: Mapped[str] = mapped_column(String(40), nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    opened_at: Mapped[float] = mapped_column(Float, nullable=False)
+    due_at: Mapped[float] = mapped_column(Float, nullable=False)
+    taken_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    taken_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(4000), nullable=True)
+    escalated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    chased_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -22,9 +22,11 @@ async def test_after_the_agent_hangs_up_the_caller_rates_2_and_a_follow_up_is_du
     call_id, _ = await callers.call(digits="2" + "w" * 30 + "2", delay=2, hold=40)
     survey = await eventually(lambda: _event(daemon, call_id, "survey"), timeout=45)
     assert survey.data == {"score": 2, "agent": "1001", "line": "tour"}
-    ticket = await eventually(lambda: _event(daemon, call_id, "follow_up_opened"), timeout=5)
-    assert ticket.data["reason"] == "low_score" and ticket.data["agent"] == "1001"
-    assert abs(ticket.data["due_at"] - (time.time() + 7200)) < 120
+    tickets = await eventually(lambda: daemon.aftercall.store.tickets(open_only=True), timeout=5)
+    (ticket,) = [t for t in tickets if t.call_id == call_id]
+    assert (ticket.reason, ticket.agent, ticket.line) == ("low_score", "1001", "tour")
+    assert ticket.details == {"score": 2}
+    assert abs(ticket.due_at - (time.time() + 7200)) < 120
     # The agent's next screen pop for this customer shows the rating.
     history = await daemon.events.history("13800138000")
     assert history[0]["call_id"] == call_id and history[0]["satisfaction"] == 2

@@ -177,3 +177,30 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
     assert (await api.get("/api/v1/me", headers=agent)).status == 401
     actions = [a.action for a in await api.users.audit_log()]
     assert actions == ["user_saved", "skills_set", "user_deleted"]
+
+
+async def test_an_agent_registers_a_call_and_the_team_lead_works_the_ticket(api):
+    await api.centre.events.append("c9", "answered", line="tour", agent="1001", waited=3.0)
+    agent, lead = await token(api, "1001"), await token(api, "1901")
+    body = {"category": "complaint", "urgency": "urgent", "notes": "late pick-up"}
+    resp = await api.post("/api/v1/calls/c9/registration", headers=agent, json=body)
+    assert resp.status == 201, await resp.text()
+    ticket = (await resp.json())["follow_up"]
+    assert ticket["due_at"] - ticket["opened_at"] == 7200
+    again = await api.post("/api/v1/calls/c9/registration", headers=agent, json=body)
+    assert (again.status, (await again.json())["error_id"]) == (409, "already_registered")
+    bad = await api.post(
+        "/api/v1/calls/c9/registration", headers=agent, json={"category": "gossip"}
+    )
+    assert (bad.status, (await bad.json())["details"][0]["field"]) == (400, "category")
+    assert (await api.get("/api/v1/follow-ups", headers=agent)).status == 403
+    listed = await (await api.get("/api/v1/follow-ups", headers=lead)).json()
+    assert [t["call_id"] for t in listed] == ["c9"]
+    path = f"/api/v1/follow-ups/{ticket['id']}"
+    assert (await api.post(path + "/take", headers=lead)).status == 200
+    closed = await api.post(path + "/close", headers=lead, json={"outcome": "refunded"})
+    assert (await closed.json())["met_in_time"] is True
+    assert await (await api.get("/api/v1/follow-ups", headers=lead)).json() == []
+    assert (await api.get("/api/v1/follow-ups/abc", headers=lead)).status == 400
+    missing = await api.get("/api/v1/follow-ups/999", headers=lead)
+    assert (missing.status, (await missing.json())["error_id"]) == (404, "no_such_ticket")

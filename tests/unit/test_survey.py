@@ -3,11 +3,9 @@
 from ivr.survey import Ask, Done, Survey
 
 
-def test_a_key_from_1_to_5_is_the_score_and_1_to_3_needs_a_follow_up():
-    for key, follow_up in (("1", True), ("3", True), ("4", False), ("5", False)):
-        done = Survey().on_key(key)
-        assert done == Done(int(key), ("survey_thanks",))
-        assert done.needs_follow_up is follow_up
+def test_a_key_from_1_to_5_is_the_score():
+    for key in "12345":
+        assert Survey().on_key(key) == Done(int(key), ("survey_thanks",))
 
 
 def test_an_invalid_key_repeats_once_then_no_answer():
@@ -19,4 +17,4 @@ def test_an_invalid_key_repeats_once_then_no_answer():
 
 def test_silence_is_recorded_as_no_answer():
     done = Survey().on_key(None)
-    assert done.score is None and not done.needs_follow_up
+    assert done.score is None
