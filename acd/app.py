@@ -33,16 +33,19 @@ from acd.callcentre import CallCentre, agents_from_settings
 from acd.core.distributor import AcdRules, CallDistributor
 from acd.core.followups import FollowUpRules
 from acd.core.peak import PeakRules
+from acd.core.reports import ReportRules
 from acd.engine import Engine
 from acd.http.api import ApiContext
 from acd.http.app import Health, build_http_app
 from acd.prompts import PromptError, PromptLibrary
+from acd.reports import ReportService
 from acd.settings import ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.followups import FollowUpStore
 from acd.storage.recordings import RecordingStore
+from acd.storage.reports import ReportSource
 from acd.storage.users import UserStore
 from acd.systemd import Notifier
 from ivr.speech import CatalogueError, Phrase, load_catalogue
@@ -241,7 +244,13 @@ class Daemon:
             time.time,
             team_of=lambda job: agents[job].agent.team if job in agents else "",
         )
-        api = ApiContext(self.centre, auth, users, time.time, self.aftercall)
+        reports = ReportService(
+            ReportSource(self.db),
+            ReportRules(s.acd.service_level_seconds, s.reports.short_abandon_seconds),
+            zone,
+            time.time,
+        )
+        api = ApiContext(self.centre, auth, users, time.time, self.aftercall, reports)
         runner = web.AppRunner(build_http_app(Health(self.ami, self.fastagi, self.engine), api))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)

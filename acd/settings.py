@@ -177,6 +177,12 @@ class FollowUpSettings(_Section):
     sweep_every: Seconds = 15.0
 
 
+class ReportSettings(_Section):
+    # A caller who hangs up within this many seconds is a short abandon: counted, but not
+    # held against the service level.
+    short_abandon_seconds: float = Field(default=5.0, ge=0, le=120)
+
+
 class ApiSettings(_Section):
     token_ttl: float = Field(default=8 * 3600, gt=0, le=24 * 3600)  # one shift at most
 
@@ -199,6 +205,7 @@ class Settings(_Section):
     api: ApiSettings = ApiSettings()
     recording: RecordingSettings = RecordingSettings()
     follow_up: FollowUpSettings = FollowUpSettings()
+    reports: ReportSettings = ReportSettings()
     systemd: SystemdSettings = SystemdSettings()
 
     @model_validator(mode="after")

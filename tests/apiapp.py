@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -16,12 +17,15 @@ from acd.callcentre import CallCentre
 from acd.core.agents import Agent, Role
 from acd.core.distributor import CallDistributor
 from acd.core.followups import FollowUpRules
+from acd.core.reports import ReportRules
 from acd.http.api import ApiContext
 from acd.http.app import build_http_app
+from acd.reports import ReportService
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.followups import FollowUpStore
+from acd.storage.reports import ReportSource
 from acd.storage.users import UserStore
 from ivr.tree import load_tree
 
@@ -49,7 +53,7 @@ async def api_app(
     users = UserStore(db)
     for job, role in users_and_roles:
         await users.put(job, f"user {job}", role, hash_password(f"secret-{job}"))
-    events = CallEventLog(db, datetime.now)
+    events = CallEventLog(db, lambda: datetime.now(UTC))
     centre = CallCentre(
         CallDistributor(agents=agents),
         load_tree(),
@@ -64,7 +68,8 @@ async def api_app(
     centre.aftercall = AfterCall(
         FollowUpStore(db), events, centre.core, centre.bus, FollowUpRules(), time.time
     )
-    context = ApiContext(centre, auth, users, time.time, centre.aftercall)
+    reports = ReportService(ReportSource(db), ReportRules(), ZoneInfo("Asia/Shanghai"), time.time)
+    context = ApiContext(centre, auth, users, time.time, centre.aftercall, reports)
     app = build_http_app(NoHealth(), context)  # type: ignore[arg-type]
     try:
         yield app, centre, users

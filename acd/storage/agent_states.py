@@ -36,10 +36,10 @@ class AgentStateLog:
         newest = select(func.max(AgentStateRow.id)).group_by(AgentStateRow.job_number)
         async with self._sessions() as session:
             rows = await session.scalars(select(AgentStateRow).where(AgentStateRow.id.in_(newest)))
-            return {r.job_number: _change(r) for r in rows}
+            return {r.job_number: as_change(r) for r in rows}
 
 
-def _change(row: AgentStateRow) -> AgentStateChanged:
+def as_change(row: AgentStateRow) -> AgentStateChanged:
     return AgentStateChanged(
         row.job_number,
         AgentState(row.old),

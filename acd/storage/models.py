@@ -17,7 +17,10 @@ class CallEventRow(Base):
     """One thing that happened to a call; reports are computed from these."""
 
     __tablename__ = "call_events"
-    __table_args__ = (Index("ix_call_events_call_id_at", "call_id", "at"),)
+    __table_args__ = (
+        Index("ix_call_events_call_id_at", "call_id", "at"),
+        Index("ix_call_events_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -30,7 +33,10 @@ class AgentStateRow(Base):
     """One agent state change; time per state (talk, break...) is summed from these."""
 
     __tablename__ = "agent_state_changes"
-    __table_args__ = (Index("ix_agent_state_changes_job_at", "job_number", "at"),)
+    __table_args__ = (
+        Index("ix_agent_state_changes_job_at", "job_number", "at"),
+        Index("ix_agent_state_changes_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_number: Mapped[str] = mapped_column(String(16), nullable=False)

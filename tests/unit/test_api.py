@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -204,3 +209,27 @@ async def test_an_agent_registers_a_call_and_the_team_lead_works_the_ticket(api)
     assert (await api.get("/api/v1/follow-ups/abc", headers=lead)).status == 400
     missing = await api.get("/api/v1/follow-ups/999", headers=lead)
     assert (missing.status, (await missing.json())["error_id"]) == (404, "no_such_ticket")
+
+
+async def test_team_leads_get_a_days_report_as_json_and_csv(api):
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    await api.centre.events.append("r1", "queued", line="tour")
+    await api.centre.events.append("r1", "answered", line="tour", agent="1001", waited=4.0)
+    await api.centre.events.append("r2", "queued", line="tour")
+    await api.centre.events.append("r2", "abandoned", line="tour", waited=40.0)
+    lead = await token(api, "1901")
+    assert (await api.get("/api/v1/reports/day", headers=await token(api, "1001"))).status == 403
+    body = await (await api.get(f"/api/v1/reports/day?date={today}", headers=lead)).json()
+    (tour,) = body["lines"]
+    assert (tour["offered"], tour["answered"], tour["abandoned"]) == (2, 1, 1)
+    assert tour["service_level_pct"] == 50.0 and body["label"] == today
+    resp = await api.get(f"/api/v1/reports/day?date={today}&format=csv", headers=lead)
+    assert resp.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [(r["line"], r["offered"], r["abandoned"]) for r in rows] == [
+        ("tour", "2", "1"),
+        ("TOTAL", "2", "1"),
+    ]
+    bad = await api.get("/api/v1/reports/day?date=2026-13-01", headers=lead)
+    assert (bad.status, (await bad.json())["details"][0]["field"]) == (400, "date")
+    assert (await api.get("/api/v1/reports/year", headers=lead)).status == 404

@@ -34,7 +34,7 @@ async def test_migrations_create_the_schema_in_wal_mode_and_are_idempotent(tmp_p
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (
                 await conn.execute(text("SELECT version_num FROM alembic_version"))
-            ).scalar() == "0006"
+            ).scalar() == "0007"
     finally:
         await engine.dispose()
 
@@ -52,6 +52,41 @@ async def test_call_events_are_stored_and_read_back_in_order(database_url):
         assert [(e.kind, e.data) for e in events] == [
             ("ivr_entered", {"caller": "13800138000", "name": "张伟"}),
             ("ivr_digit", {"digit": "2", "line": "tour"}),
+        ]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_report_reads_the_periods_facts_and_each_agents_state_at_its_start(database_url):
+    from acd.core.agents import AgentState, AgentStateChanged
+    from acd.storage.agent_states import AgentStateLog
+    from acd.storage.reports import ReportSource
+
+    start = datetime(2026, 11, 22, 16, tzinfo=UTC).timestamp()  # a day in Shanghai
+    clock = [start - 60]
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        log = CallEventLog(engine, lambda: datetime.fromtimestamp(clock[0], UTC))
+        await log.append("rep-old", "queued", line="tour")
+        clock[0] = start + 10
+        await log.append("rep-c1", "queued", line="tour")
+        states = AgentStateLog(engine)
+        s = AgentState
+        await states.append(
+            [
+                AgentStateChanged("7001", s.LOGGED_OUT, s.NOT_READY, None, start - 7200),
+                AgentStateChanged("7001", s.NOT_READY, s.READY, None, start - 3600),
+                AgentStateChanged("7001", s.READY, s.RINGING, None, start + 11, "rep-c1"),
+            ]
+        )
+        events, changes, tickets = await ReportSource(engine).read(start, start + 86400)
+        # (the PostgreSQL database is shared by this module's tests: look at ours only)
+        ours = [(e.call_id, e.at) for e in events if e.call_id.startswith("rep-")]
+        assert ours == [("rep-c1", start + 10)]
+        assert [(c.new, c.at) for c in changes if c.job_number == "7001"] == [
+            (s.READY, start - 3600),
+            (s.RINGING, start + 11),
         ]
     finally:
         await engine.dispose()

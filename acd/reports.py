@@ -1,0 +1,76 @@
+"""Reports for team leads: read a period's facts, compute (``acd.core.reports``), render."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from acd.core.reports import Period, ReportRules, build_report, period_bounds
+from acd.storage.reports import ReportSource
+
+CSV_ROWS = ("lines", "agents")
+
+
+class ReportService:
+    def __init__(
+        self,
+        source: ReportSource,
+        rules: ReportRules,
+        zone: tzinfo,
+        clock: Callable[[], float],
+    ) -> None:
+        self._source = source
+        self._rules = rules
+        self._zone = zone
+        self._clock = clock
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self._clock(), self._zone).date()
+
+    async def report(self, period: Period, day: date) -> dict[str, Any]:
+        """The day, ISO week or month containing ``day`` (the centre's local time)."""
+        start, end, label = period_bounds(period, day, self._zone)
+        events, changes, tickets = await self._source.read(start, end)
+        return build_report(
+            period=period,
+            label=label,
+            start=start,
+            end=end,
+            now=self._clock(),
+            events=events,
+            changes=changes,
+            tickets=tickets,
+            rules=self._rules,
+        )
+
+
+def as_csv(report: dict[str, Any], rows: str) -> str:
+    """One CSV table: the lines (with a TOTAL row) or the agents; nested figures get columns."""
+    if rows == "lines":
+        table = [*report["lines"], {"line": "TOTAL", **report["total"]}]
+    else:
+        table = list(report["agents"])
+    flat = [_flatten(row) for row in table]
+    columns: list[str] = []
+    for row in flat:
+        columns += [c for c in row if c not in columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["period", *columns], lineterminator="\r\n")
+    writer.writeheader()
+    for row in flat:
+        writer.writerow({"period": report["label"], **row})
+    return out.getvalue()
+
+
+def _flatten(row: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            for sub, item in value.items():
+                flat[f"{key}_{sub}"] = item
+        else:
+            flat[key] = "" if value is None else value
+    return flat
