@@ -80,7 +80,7 @@ async def test_a_report_reads_the_periods_facts_and_each_agents_state_at_its_sta
                 AgentStateChanged("7001", s.READY, s.RINGING, None, start + 11, "rep-c1"),
             ]
         )
-        events, changes, tickets = await ReportSource(engine).read(start, start + 86400)
+        events, changes, _ = await ReportSource(engine).read(start, start + 86400)
         # (the PostgreSQL database is shared by this module's tests: look at ours only)
         ours = [(e.call_id, e.at) for e in events if e.call_id.startswith("rep-")]
         assert ours == [("rep-c1", start + 10)]
