@@ -38,6 +38,7 @@ from acd.engine import Engine
 from acd.http.api import ApiContext
 from acd.http.app import Health, build_http_app
 from acd.prompts import PromptError, PromptLibrary
+from acd.recordings import RecordingService
 from acd.reports import ReportService
 from acd.settings import ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
@@ -123,6 +124,7 @@ class Daemon:
         self.engine = Engine()
         self.centre: CallCentre | None = None
         self.aftercall: AfterCall | None = None
+        self.recordings: RecordingService | None = None
         self.prompts: PromptLibrary | None = None
         self.ami: AmiConnection | None = None
         self.fastagi: FastAgiServer | None = None
@@ -224,6 +226,18 @@ class Daemon:
             s.recording,
         )
         executor.recording_started = self.centre.recording_started
+        self.centre.recording_policy = s.recording.policy_for
+        self.recordings = RecordingService(
+            self.centre.recordings,
+            self.aftercall.store,
+            UserStore(self.db),
+            s.recording,
+            self.centre.bus,
+            self.centre.live.alarms,
+            time.time,
+            on_disk_full=lambda full: setattr(executor, "disk_full", full),
+        )
+        await self.recordings.check_disk()  # before the first call is connected
         self.centre.bind(self.ami, executor)
         self._stack.push_async_callback(self.ami.close)
         try:
@@ -235,6 +249,8 @@ class Daemon:
         self._stack.push_async_callback(self.centre.stop)
         await self.aftercall.start()
         self._stack.push_async_callback(self.aftercall.stop)
+        await self.recordings.start()
+        self._stack.push_async_callback(self.recordings.stop)
 
         users = UserStore(self.db)
         agents = self.centre.core.agents
@@ -250,7 +266,9 @@ class Daemon:
             zone,
             time.time,
         )
-        api = ApiContext(self.centre, auth, users, time.time, self.aftercall, reports)
+        api = ApiContext(
+            self.centre, auth, users, time.time, self.aftercall, reports, self.recordings
+        )
         runner = web.AppRunner(build_http_app(Health(self.ami, self.fastagi, self.engine), api))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)

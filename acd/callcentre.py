@@ -36,6 +36,13 @@ from acd.storage.models import RecordingRow
 from acd.storage.recordings import RecordingStore, inspect_file
 from ivr.hours import lines_with_duty
 from ivr.tree import IvrTree
+from recording.policy import (
+    Policy,
+    RecordingAction,
+    RecordingRefused,
+    RecordingState,
+    next_state,
+)
 
 log = structlog.get_logger("acd.callcentre")
 
@@ -69,6 +76,7 @@ class CallCentre:
         self._talking_before_restart: dict[str, float] = {}
         self.recordings: RecordingStore | None = None
         self.aftercall: AfterCall | None = None
+        self.recording_policy: Callable[[str], Policy] = lambda line: "none"
         self._live_channels: set[str] = set()
         self._short_tasks: set[asyncio.Task[Any]] = set()
         self.live = LiveFeed(core, self.book, tree, events, clock, local_time, self._spawn)
@@ -282,6 +290,28 @@ class CallCentre:
         self._facts.put_nowait(("event", call_id, "resumed", {"agent": job}))
         self.bus.publish("call_resumed", self._clock(), call_id=call_id, agent=job)
         return call_id
+
+    async def control_recording(self, job: str, action: RecordingAction) -> dict[str, Any]:
+        """The agent starts (on-demand lines), pauses or resumes their call's recording."""
+        call_id, info = self._connected_caller(job)
+        state = RecordingState.OFF
+        if info.recording is not None:
+            state = RecordingState.PAUSED if info.recording_paused else RecordingState.RECORDING
+        new = next_state(state, action, self.recording_policy(info.line))
+        if action is RecordingAction.START:
+            if self.executor.disk_full:
+                raise RecordingRefused("the recordings disk is full (the alarm is raised)")
+            if not await self.executor.start_recording(info):
+                raise RecordingRefused("Asterisk did not start the recording")
+        else:
+            await self.executor.mute_recording(info, new is RecordingState.PAUSED)
+        now = self._clock()
+        kind = {"start": "recording_started", "pause": "recording_paused"}.get(
+            action.value, "recording_resumed"
+        )
+        self._facts.put_nowait(("event", call_id, kind, {"agent": job}))
+        self.bus.publish("recording", now, call_id=call_id, agent=job, state=new.value)
+        return {"call_id": call_id, "recording": new.value}
 
     def _connected_caller(self, job: str) -> tuple[str, CallInfo]:
         status = self.core.status(job)

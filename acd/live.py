@@ -67,6 +67,7 @@ class LiveFeed:
         self.bus = EventBus()
         self.service_level_seconds = 20.0
         self.today = DayCounters(day="")
+        self.alarms: dict[str, dict[str, Any]] = {}  # raised and not yet cleared, by name
 
     def publish_queue(self) -> None:
         """Waiting per line, peak level and today's figures: what the wallboard shows."""
@@ -184,6 +185,7 @@ class LiveFeed:
             "peak_level": int(self._core.peak.level),
             "lines": lines,
             "today": self.today.as_json(self.service_level_seconds),
+            "alarms": [{"alarm": name, **details} for name, details in self.alarms.items()],
             "agents": [
                 {
                     "job_number": s.agent.job_number,

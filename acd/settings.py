@@ -155,7 +155,7 @@ class AgentSettings(_Section):
     team: str = ""  # a supervisor leads the agents of their team
 
 
-RecordingPolicy = Literal["all", "none"]
+RecordingPolicy = Literal["all", "none", "on_demand"]
 
 
 class RecordingSettings(_Section):
@@ -163,6 +163,10 @@ class RecordingSettings(_Section):
     asterisk_dir: str | None = None  # the same folder as Asterisk sees it (chroot)
     policy: RecordingPolicy = "all"  # every connected call is recorded
     lines: dict[str, RecordingPolicy] = {}  # per-line exceptions
+    keep_days: int = Field(default=180, ge=0)  # older ones are purged; 0 keeps them for ever
+    min_free_mb: int = Field(default=500, ge=0)  # below this: alarm, no new recordings
+    check_every: Seconds = 30.0  # disk space check (the purge runs hourly)
+    agents_hear_own: bool = False  # agents may play back their own calls
 
     def policy_for(self, line: str) -> RecordingPolicy:
         return self.lines.get(line, self.policy)

@@ -20,11 +20,14 @@ from acd.core.followups import FollowUpRules
 from acd.core.reports import ReportRules
 from acd.http.api import ApiContext
 from acd.http.app import build_http_app
+from acd.recordings import RecordingService
 from acd.reports import ReportService
+from acd.settings import RecordingSettings
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.followups import FollowUpStore
+from acd.storage.recordings import RecordingStore
 from acd.storage.reports import ReportSource
 from acd.storage.users import UserStore
 from ivr.tree import load_tree
@@ -69,7 +72,18 @@ async def api_app(
         FollowUpStore(db), events, centre.core, centre.bus, FollowUpRules(), time.time
     )
     reports = ReportService(ReportSource(db), ReportRules(), ZoneInfo("Asia/Shanghai"), time.time)
-    context = ApiContext(centre, auth, users, time.time, centre.aftercall, reports)
+    centre.recordings = RecordingStore(db)
+    recordings = RecordingService(
+        centre.recordings,
+        centre.aftercall.store,
+        users,
+        RecordingSettings(dir=tmp_path / "recordings", min_free_mb=0),
+        centre.bus,
+        centre.live.alarms,
+        time.time,
+        on_disk_full=lambda full: None,
+    )
+    context = ApiContext(centre, auth, users, time.time, centre.aftercall, reports, recordings)
     app = build_http_app(NoHealth(), context)  # type: ignore[arg-type]
     try:
         yield app, centre, users

@@ -32,6 +32,7 @@ from acd.core.commands import (
 from acd.prompts import PromptLibrary
 from acd.settings import RecordingSettings
 from ivr.speech import job_number_greeting, position_announcement
+from recording.policy import record_on_connect
 
 log = structlog.get_logger("acd.executor")
 
@@ -60,6 +61,7 @@ class CallInfo:
     ivr_path: tuple[str, ...] = ()
     held: bool = False
     recording: Path | None = None  # where acd finds this call's recording
+    recording_paused: bool = False
 
 
 @dataclass(slots=True)
@@ -117,6 +119,7 @@ class AmiExecutor:
         self._language = default_language
         self._recording = recording
         self.recording_started: Callable[[CallInfo], None] | None = None
+        self.disk_full = False  # set by the disk check: start no recording, calls go on
 
     async def execute(self, command: Command) -> None:
         try:
@@ -221,17 +224,48 @@ class AmiExecutor:
         log.info("transfer", call_id=c.call_id, agent=c.from_agent, line=c.line, to=c.to_agent)
 
     async def _start_recording(self, info: CallInfo) -> None:
-        """MixMonitor on the caller's channel: both sides, from the greeting to the end."""
+        """MixMonitor on the caller's channel when the line records every call."""
         r = self._recording
-        if r is None or r.policy_for(info.line) != "all":
-            return
+        if r is not None and record_on_connect(r.policy_for(info.line)):
+            await self.start_recording(info)
+
+    async def start_recording(self, info: CallInfo) -> bool:
+        """MixMonitor on the caller's channel: both sides, to the end, across transfers.
+
+        One file per interaction: a call already recorded (e.g. transferred to
+        another agent) keeps its recording. With the disk full nothing starts;
+        the call goes on and the disk check has raised the alarm.
+        """
+        r = self._recording
+        if r is None or info.recording is not None:
+            return False
+        if self.disk_full:
+            log.error("recording_skipped_disk_full", call_id=info.call_id, line=info.line)
+            return False
         relative = f"{time.strftime('%Y-%m-%d')}/{info.call_id}.wav"
-        info.recording = r.dir / relative
         target = f"{(r.asterisk_dir or str(r.dir)).rstrip('/')}/{relative}"
         action = {"Action": "MixMonitor", "Channel": info.call_id, "File": target}
         response = await self._ami.send_action(action)
-        if response.success and self.recording_started is not None:
+        if not response.success:
+            log.error("recording_failed", call_id=info.call_id, error=response.get("Message"))
+            return False
+        info.recording = r.dir / relative
+        if self.recording_started is not None:
             self.recording_started(info)
+        return True
+
+    async def mute_recording(self, info: CallInfo, muted: bool) -> None:
+        """Pause (silence in the file, so its length still matches the call) or resume."""
+        action = {
+            "Action": "MixMonitorMute",
+            "Channel": info.call_id,
+            "Direction": "both",
+            "State": "1" if muted else "0",
+        }
+        response = await self._ami.send_action(action)
+        if not response.success:
+            raise AmiActionFailed(f"MixMonitorMute: {response.get('Message', 'refused')}")
+        info.recording_paused = muted
 
     async def _announce(self, c: AnnouncePosition) -> None:
         info = self._book.calls.get(c.call_id)

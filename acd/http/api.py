@@ -22,7 +22,7 @@ from acd.http.errors import Forbidden, NotFound, Unauthorized, json_body
 from acd.storage.users import UserStore
 
 if TYPE_CHECKING:
-    from acd.recordings import RecordingAccess
+    from acd.recordings import RecordingService
     from acd.reports import ReportService
 
 PREFIX = "/api/v1"
@@ -36,7 +36,7 @@ class ApiContext:
     clock: Callable[[], float]
     aftercall: AfterCall | None = None
     reports: ReportService | None = None
-    recordings: RecordingAccess | None = None
+    recordings: RecordingService | None = None
 
 
 API = web.AppKey("api", ApiContext)

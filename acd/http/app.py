@@ -16,6 +16,7 @@ from acd.http.aftercall import AFTERCALL_ROUTES
 from acd.http.api import API, PREFIX, ROUTES, ApiContext, add_routes, auth_middleware
 from acd.http.errors import errors_middleware
 from acd.http.openapi import ROUTES_KEY, openapi
+from acd.http.recordings import RECORDING_ROUTES
 from acd.http.reports import REPORT_ROUTES
 from acd.http.stream import events
 
@@ -70,7 +71,7 @@ def build_http_app(health: Health, api: ApiContext | None = None) -> web.Applica
     app.router.add_get("/healthz", healthz)
     if api is not None:
         app[API] = api
-        routes = ROUTES + ADMIN_ROUTES + AFTERCALL_ROUTES + REPORT_ROUTES
+        routes = ROUTES + ADMIN_ROUTES + AFTERCALL_ROUTES + REPORT_ROUTES + RECORDING_ROUTES
         app[ROUTES_KEY] = routes
         add_routes(app, routes)
         app.router.add_get(PREFIX + "/openapi.json", openapi)

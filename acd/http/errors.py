@@ -17,7 +17,9 @@ from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotCon
 from acd.auth import AuthError
 from acd.core.agents import TransitionRefused
 from acd.core.distributor import NoSuchAgent, NoSuchCall, Refused
+from acd.recordings import NoSuchRecording, RecordingDenied, RecordingGone
 from acd.storage.followups import AlreadyRegistered, NoSuchTicket
+from recording.policy import RecordingRefused
 
 log = structlog.get_logger("acd.http")
 
@@ -47,6 +49,10 @@ class NotFound(ApiError):
     status, error_id = 404, "not_found"
 
 
+class Gone(ApiError):
+    status, error_id = 410, "gone"
+
+
 # The core's and adapters' errors, by type: (status, error_id).
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     AmiActionFailed: (409, "pbx_refused"),
@@ -61,6 +67,10 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     TransitionRefused: (409, "invalid_state"),
     AlreadyRegistered: (409, "already_registered"),
     NoSuchTicket: (404, "no_such_ticket"),
+    RecordingRefused: (409, "recording_refused"),
+    RecordingDenied: (403, "forbidden"),
+    RecordingGone: (410, "recording_gone"),
+    NoSuchRecording: (404, "no_such_recording"),
 }
 
 

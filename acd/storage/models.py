@@ -94,6 +94,7 @@ class RecordingRow(Base):
     """One call's recording: who, when, how long, how big, its checksum, and if it is whole."""
 
     __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_started_at", "started_at"),)
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     line: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -105,6 +106,7 @@ class RecordingRow(Base):
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)
     complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # file deleted
 
 
 class CallRegistrationRow(Base):

@@ -60,3 +60,43 @@ class RecordingStore:
         async with self._sessions() as session:
             rows = await session.scalars(select(RecordingRow).where(RecordingRow.size.is_(None)))
             return list(rows)
+
+    async def listing(
+        self,
+        since: float,
+        until: float,
+        *,
+        agent: str | None = None,
+        line: str | None = None,
+        limit: int = 500,
+    ) -> list[RecordingRow]:
+        """Recordings started in a period, newest first."""
+        query = (
+            select(RecordingRow)
+            .where(RecordingRow.started_at >= since)
+            .where(RecordingRow.started_at < until)
+            .order_by(RecordingRow.started_at.desc())
+            .limit(limit)
+        )
+        if agent is not None:
+            query = query.where(RecordingRow.agent == agent)
+        if line is not None:
+            query = query.where(RecordingRow.line == line)
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    async def older_than(self, cutoff: float) -> list[RecordingRow]:
+        """Recordings started before ``cutoff`` whose file is still kept."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(RecordingRow)
+                .where(RecordingRow.started_at < cutoff)
+                .where(RecordingRow.purged_at.is_(None))
+            )
+            return list(rows)
+
+    async def mark_purged(self, call_id: str, at: float) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(RecordingRow, call_id)
+            if row is not None:
+                row.purged_at = at

@@ -87,6 +87,7 @@ def make_settings(
     ami_port: int | None = None,
     tree: Path | None = None,
     acd: dict[str, object] | None = None,
+    recording: dict[str, object] | None = None,
     **ami: object,
 ) -> Settings:
     return Settings.model_validate(
@@ -115,7 +116,8 @@ def make_settings(
             "recording": {
                 "dir": str(pbx.host_path("spool/recordings")),
                 "asterisk_dir": pbx.chroot_path("spool/recordings"),
-            },
+            }
+            | (recording or {}),
             "systemd": {"notify": False},
         }
     )

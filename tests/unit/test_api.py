@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -233,3 +234,36 @@ async def test_team_leads_get_a_days_report_as_json_and_csv(api):
     bad = await api.get("/api/v1/reports/day?date=2026-13-01", headers=lead)
     assert (bad.status, (await bad.json())["details"][0]["field"]) == (400, "date")
     assert (await api.get("/api/v1/reports/year", headers=lead)).status == 404
+
+
+async def test_a_team_lead_plays_a_recording_through_the_api_and_it_is_audited(api, tmp_path):
+    from acd.storage.models import RecordingRow
+
+    path = tmp_path / "r1.wav"
+    path.write_bytes(b"RIFF0000WAVEfmt data")
+    await api.centre.recordings.started(
+        RecordingRow(
+            call_id="r1",
+            line="tour",
+            agent="1001",
+            caller="13800138000",
+            path=str(path),
+            started_at=time.time(),
+            complete=True,
+        )
+    )
+    lead, agent = await token(api, "1901"), await token(api, "1001")
+    (row,) = await (await api.get("/api/v1/recordings", headers=lead)).json()
+    assert row["call_id"] == "r1" and row["audio"] == "/api/v1/recordings/r1/audio"
+    resp = await api.get("/api/v1/recordings/r1/audio?download=true", headers=lead)
+    assert resp.status == 200 and await resp.read() == path.read_bytes()
+    assert resp.headers["Content-Type"] == "audio/wav"
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    denied = await api.get("/api/v1/recordings/r1/audio", headers=agent)
+    assert (denied.status, (await denied.json())["error_id"]) == (403, "forbidden")
+    audit = [(a.actor, a.action, a.target) for a in await api.users.audit_log()]
+    assert audit == [("1901", "recording_downloaded", "r1")]
+    refused = await api.post(
+        "/api/v1/agents/1001/recording", headers=agent, json={"action": "pause"}
+    )
+    assert (refused.status, (await refused.json())["error_id"]) == (409, "refused")
