@@ -120,6 +120,7 @@ class FastAgiServer(fast_agi.Application):  # type: ignore[misc]
         self._settings = settings
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[Any]] = set()
+        self._stopping = False
         self.sessions_served = 0
 
     def add_route(self, path: str, endpoint: Handler) -> None:
@@ -154,6 +155,7 @@ class FastAgiServer(fast_agi.Application):  # type: ignore[misc]
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting; give running sessions ``grace`` seconds, then cancel them."""
+        self._stopping = True
         if self._server is not None:
             self._server.close()
         if self._sessions:
@@ -172,6 +174,12 @@ class FastAgiServer(fast_agi.Application):  # type: ignore[misc]
         self._sessions.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cut short by stop() after the grace period: the call goes on in the
+            # dialplan; ending quietly keeps asyncio from logging it as an error.
+            log.info("fastagi_session_ended_at_stop")
         finally:
             self._sessions.discard(task)
             writer.close()

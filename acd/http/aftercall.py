@@ -9,7 +9,7 @@ from pydantic import Field
 
 from acd.aftercall import AfterCall, may_handle_tickets, registration_json
 from acd.core.followups import Category, Urgency
-from acd.http.api import API, USER, Route, _Body
+from acd.http.api import API, USER, Route, _Body, parse_query
 from acd.http.errors import BadRequest, Forbidden, NotFound, json_body
 
 
@@ -81,7 +81,7 @@ async def get_registration(request: web.Request) -> web.Response:
 
 async def list_tickets(request: web.Request) -> web.Response:
     service = _ticket_handler(request)
-    query = TicketsQuery.model_validate(dict(request.query))
+    query = parse_query(request, TicketsQuery)
     return web.json_response(await service.tickets(open_only=query.status == "open"))
 
 

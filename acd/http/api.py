@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -40,6 +40,7 @@ class ApiContext:
 
 
 API = web.AppKey("api", ApiContext)
+Q = TypeVar("Q", bound=BaseModel)
 USER = web.RequestKey("user", User)
 TOKEN = web.RequestKey("token", str)
 
@@ -83,6 +84,11 @@ def bearer(request: web.Request) -> str:
     if header.startswith("Bearer "):
         return header[7:].strip()
     return request.query.get("token", "")  # browsers cannot set headers on a WebSocket
+
+
+def parse_query(request: web.Request, model: type[Q]) -> Q:
+    """Query parameters checked like a body (``token`` is the credential, not a parameter)."""
+    return model.model_validate({k: v for k, v in request.query.items() if k != "token"})
 
 
 async def authenticate(request: web.Request) -> User:

@@ -8,7 +8,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from acd.http.api import API, USER, Route, _agent_target, _audit_if_intervention, _Body
+from acd.http.api import API, USER, Route, _agent_target, _audit_if_intervention, _Body, parse_query
 from acd.http.errors import NotFound, json_body
 from acd.recordings import RecordingService
 from recording.policy import RecordingAction
@@ -47,7 +47,7 @@ async def control(request: web.Request) -> web.Response:
 
 async def listing(request: web.Request) -> web.Response:
     service = _service(request)
-    query = RecordingsQuery.model_validate(dict(request.query))
+    query = parse_query(request, RecordingsQuery)
     reports = request.app[API].reports
     zone = dt.UTC if reports is None else reports.zone
     day = query.date or dt.datetime.now(zone).date()
@@ -63,7 +63,7 @@ async def details(request: web.Request) -> web.Response:
 
 async def audio(request: web.Request) -> web.FileResponse:
     service = _service(request)
-    query = AudioQuery.model_validate(dict(request.query))
+    query = parse_query(request, AudioQuery)
     call_id = request.match_info["call_id"]
     path = await service.open(request[USER], call_id, download=query.download)
     disposition = "attachment" if query.download else "inline"

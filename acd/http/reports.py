@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import Field
 
 from acd.core.access import may_supervise
-from acd.http.api import API, USER, Route, _Body
+from acd.http.api import API, USER, Route, _Body, parse_query
 from acd.http.errors import Forbidden, NotFound
 from acd.reports import as_csv
 
@@ -30,7 +30,7 @@ async def report(request: web.Request) -> web.Response:
     period = request.match_info["period"]
     if period not in ("day", "week", "month"):
         raise NotFound(f"no report period {period!r} (day, week, month)")
-    query = ReportQuery.model_validate(dict(request.query))
+    query = parse_query(request, ReportQuery)
     body = await service.report(period, query.date or service.today())  # type: ignore[arg-type]
     if query.format == "csv":
         name = f"acd-{body['label']}-{query.rows}.csv"

@@ -231,6 +231,10 @@ async def test_team_leads_get_a_days_report_as_json_and_csv(api):
         ("tour", "2", "1"),
         ("TOTAL", "2", "1"),
     ]
+    # A browser link carries the token in the query: the CSV downloads as a file.
+    raw = lead["Authorization"].removeprefix("Bearer ")
+    link = await api.get(f"/api/v1/reports/week?format=csv&rows=agents&token={raw}")
+    assert link.status == 200 and "attachment" in link.headers["Content-Disposition"]
     bad = await api.get("/api/v1/reports/day?date=2026-13-01", headers=lead)
     assert (bad.status, (await bad.json())["details"][0]["field"]) == (400, "date")
     assert (await api.get("/api/v1/reports/year", headers=lead)).status == 404
