@@ -37,3 +37,5 @@ clean:
 bench: bootstrap
 	$(PY) -m bench.routing
 	$(PY) -m bench.ready_to_ring 60
+	$(PY) -m bench.api_load 50 20
+	$(PY) -m bench.reports 1000

@@ -7,8 +7,6 @@ runs the sweep that escalates overdue tickets and chases untaken ones.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +26,7 @@ from acd.core.followups import (
     sweep,
 )
 from acd.eventbus import EventBus
+from acd.periodic import Periodic
 from acd.storage.events import CallEventLog
 from acd.storage.followups import FollowUpStore, as_ticket
 from acd.storage.models import CallRegistrationRow, FollowUpRow
@@ -52,8 +51,7 @@ class AfterCall:
         self._core = core
         self._bus = bus
         self._clock = clock
-        self._sweep_every = sweep_every
-        self._task: asyncio.Task[None] | None = None
+        self._sweeper = Periodic("acd-follow-ups", sweep_every, self.sweep_once)
 
     # -- registration ------------------------------------------------------------
 
@@ -253,21 +251,10 @@ class AfterCall:
         )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="acd-follow-ups")
+        await self._sweeper.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                log.exception("follow_up_sweep_failed")
-            await asyncio.sleep(self._sweep_every)
+        await self._sweeper.stop()
 
 
 def registration_json(row: CallRegistrationRow) -> dict[str, Any]:

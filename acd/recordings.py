@@ -8,7 +8,6 @@ thread, never on the loop) and audits every playback and download.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ import structlog
 
 from acd.core.access import User, may_supervise
 from acd.eventbus import EventBus
+from acd.periodic import Periodic
 from acd.settings import RecordingSettings
 from acd.storage.followups import FollowUpStore
 from acd.storage.models import RecordingRow
@@ -67,7 +67,8 @@ class RecordingService:
         self._free_bytes = free_bytes or _free_bytes
         self._rules = DiskRules(settings.min_free_mb * 1024 * 1024)
         self.disk_full = False
-        self._task: asyncio.Task[None] | None = None
+        self._disk_check = Periodic("acd-recording-disk", settings.check_every, self.check_disk)
+        self._purger = Periodic("acd-recording-purge", PURGE_EVERY, self._purge)
 
     # -- disk and retention ------------------------------------------------------
 
@@ -108,25 +109,15 @@ class RecordingService:
         return purged
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="acd-recordings")
+        await self._disk_check.start()
+        await self._purger.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._purger.stop()
+        await self._disk_check.stop()
 
-    async def _run(self) -> None:
-        last_purge = 0.0
-        while True:
-            try:
-                await self.check_disk()
-                if self._clock() - last_purge >= PURGE_EVERY:
-                    await self.purge()
-                    last_purge = self._clock()
-            except Exception:
-                log.exception("recording_checks_failed")
-            await asyncio.sleep(self._settings.check_every)
+    async def _purge(self) -> None:
+        await self.purge()
 
     # -- access ------------------------------------------------------------------
 

@@ -192,6 +192,20 @@ async def callers(running_pbx: Pbx) -> AsyncIterator[Callers]:
         await asyncio.to_thread(running_pbx.cli, "channel request hangup all")
 
 
+async def stored_event(daemon, call_id: str, kind: str):
+    """The first stored event of that kind for the call, or None."""
+    events = await daemon.events.for_call(call_id)
+    return next((e for e in events if e.kind == kind), None)
+
+
+async def next_event(ws, kind: str) -> dict:
+    """The next event of that kind on an API event stream (others are skipped)."""
+    while True:
+        event = await asyncio.wait_for(ws.receive_json(), 30)
+        if event["kind"] == kind:
+            return event
+
+
 async def eventually(predicate, timeout: float = 10.0, interval: float = 0.1):
     """Poll an (async or sync) predicate until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout

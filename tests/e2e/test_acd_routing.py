@@ -13,15 +13,10 @@ from acd.app import Daemon
 from acd.core.agents import AgentState, AgentStateChanged, NotReadyReason
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
-from tests.e2e.conftest import Callers, eventually, make_settings
+from tests.e2e.conftest import Callers, eventually, make_settings, stored_event
 from tests.e2e.tomlfile import write_toml
 
 ACD = str(Path(sys.executable).parent / "acd")
-
-
-async def stored(daemon: Daemon, call_id: str, kind: str):
-    events = await daemon.events.for_call(call_id)
-    return next((e for e in events if e.kind == kind), None)
 
 
 def ready(daemon: Daemon, *jobs: str) -> None:
@@ -39,7 +34,9 @@ async def test_three_lines_route_by_skill(daemon: Daemon, callers: Callers, phon
     tour, _ = await callers.call(digits="2", delay=2, hold=40, number="13900000002")
     free, _ = await callers.call(digits="30", delay=2, hold=40, number="13900000003")
     for call_id, job in ((cruise, "1002"), (tour, "1001"), (free, "1003")):
-        answered = await eventually(lambda c=call_id: stored(daemon, c, "answered"), timeout=30)
+        answered = await eventually(
+            lambda c=call_id: stored_event(daemon, c, "answered"), timeout=30
+        )
         assert answered.data["agent"] == job, (call_id, answered.data)
     assert [c.caller_number for c in agents["1002"].calls] == ["13900000001"]
     assert [c.caller_number for c in agents["1001"].calls] == ["13900000002"]
@@ -55,7 +52,7 @@ async def test_ring_no_answer_moves_to_the_next_agent(
         backup = await phones("1003", answer_after=0.5, talk_for=5)  # tour level 2
         ready(daemon, "1001", "1003")
         call_id, _ = await callers.call(digits="2", delay=2, hold=40)
-        answered = await eventually(lambda: stored(daemon, call_id, "answered"), timeout=30)
+        answered = await eventually(lambda: stored_event(daemon, call_id, "answered"), timeout=30)
         assert answered.data["agent"] == "1003"
         assert len(sleepy.calls) == 1 and sleepy.calls[0].answered_at is None
         status = daemon.centre.core.status("1001")
@@ -81,7 +78,7 @@ async def test_caller_hanging_up_while_the_agent_rings_frees_the_agent_within_2_
     gone = asyncio.get_running_loop().time()
     await eventually(lambda: status.state is AgentState.READY, timeout=2, interval=0.02)
     assert asyncio.get_running_loop().time() - gone < 2
-    abandoned = await eventually(lambda: stored(daemon, call_id, "abandoned"), timeout=5)
+    abandoned = await eventually(lambda: stored_event(daemon, call_id, "abandoned"), timeout=5)
     assert abandoned.data["line"] == "tour"
     assert abandoned.data["while_ringing"] == "1001"
     assert abandoned.data["waited"] > 0
@@ -159,7 +156,7 @@ async def test_kill_9_while_two_callers_wait_then_both_are_connected_in_order(
         assert daemon.centre.core.status("1003").state is AgentState.TALKING
         daemon.centre.ready("1001")
         for call_id in (first, second):
-            await eventually(lambda c=call_id: stored(daemon, c, "greeted"), timeout=40)
+            await eventually(lambda c=call_id: stored_event(daemon, c, "greeted"), timeout=40)
         assert running_pbx.bridged_together(bridged, agent_leg)
     assert [c.caller_number for c in phone.calls] == ["13900000011", "13900000012"]
     assert phone.calls[0].answered_at < phone.calls[1].rang_at
@@ -193,7 +190,7 @@ async def test_waiting_caller_presses_9_for_a_callback_and_the_agent_is_rung_fir
         digits="2" + "w" * 16 + "9", delay=2, hold=40, number="13900000021"
     )
     request = await eventually(
-        lambda: stored(daemon, f"cb-{call_id}", "callback_requested"), timeout=40
+        lambda: stored_event(daemon, f"cb-{call_id}", "callback_requested"), timeout=40
     )
     assert request.data == {"line": "tour", "number": "13900000021"}
     await eventually(lambda: call_id not in callers.pbx.channels(), timeout=15)
@@ -201,7 +198,9 @@ async def test_waiting_caller_presses_9_for_a_callback_and_the_agent_is_rung_fir
     daemon.centre.ready("1001")
     # The agent's phone rings first, showing the customer's number; on answer the
     # engine dials the customer (the bundled Asterisk has no trunk, so it stops there).
-    answered = await eventually(lambda: stored(daemon, f"cb-{call_id}", "answered"), timeout=20)
+    answered = await eventually(
+        lambda: stored_event(daemon, f"cb-{call_id}", "answered"), timeout=20
+    )
     assert answered.data["agent"] == "1001"
     assert [c.caller_number for c in phone.calls] == ["13900000021"]
     # Then the customer's phone rings, exactly once for this request.

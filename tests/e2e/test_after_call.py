@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
 
 from acd.app import Daemon
-from tests.e2e.conftest import Callers, add_users, api_login, eventually, make_settings
-
-
-async def _kind(daemon: Daemon, call_id: str, kind: str):
-    return any(e.kind == kind for e in await daemon.events.for_call(call_id))
-
-
-async def _next(ws, kind: str) -> dict:
-    while True:
-        event = await asyncio.wait_for(ws.receive_json(), 30)
-        if event["kind"] == kind:
-            return event
+from tests.e2e.conftest import (
+    Callers,
+    add_users,
+    api_login,
+    eventually,
+    make_settings,
+    next_event,
+    stored_event,
+)
 
 
 async def test_a_short_day_registered_followed_up_and_reported(
@@ -37,11 +33,11 @@ async def test_a_short_day_registered_followed_up_and_reported(
 
         # Call 1: answered by 1001, who hangs up after 6 s; the caller rates 2.
         answered, _ = await callers.call(digits="2" + "w" * 30 + "2", delay=2, hold=40)
-        await eventually(lambda: _kind(daemon, answered, "survey"), timeout=45)
+        await eventually(lambda: stored_event(daemon, answered, "survey"), timeout=45)
         body = {"category": "complaint", "urgency": "critical", "notes": "missed the ferry"}
         resp = await http.post(f"{base}/calls/{answered}/registration", headers=agent, json=body)
         assert resp.status == 201, await resp.text()
-        critical = await _next(ws, "critical_call")
+        critical = await next_event(ws, "critical_call")
         assert critical["data"]["call_id"] == answered and critical["data"]["agent"] == "1001"
 
         # Two tickets for the team lead: the low score (due in 2 h) and the complaint.
@@ -62,7 +58,7 @@ async def test_a_short_day_registered_followed_up_and_reported(
         # Call 2: nobody is ready; the caller gives up after waiting.
         await http.post(f"{base}/agents/1001/not-ready", headers=agent, json={"reason": "break"})
         abandoned, _ = await callers.call(digits="2", delay=2, hold=9)
-        await eventually(lambda: _kind(daemon, abandoned, "abandoned"), timeout=30)
+        await eventually(lambda: stored_event(daemon, abandoned, "abandoned"), timeout=30)
 
         report = await (await http.get(f"{base}/reports/day", headers=lead)).json()
         (tour,) = report["lines"]

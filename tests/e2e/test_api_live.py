@@ -8,7 +8,15 @@ import aiohttp
 
 from acd.app import Daemon
 from tests.e2e.audio import loud_seconds_between
-from tests.e2e.conftest import Callers, add_users, api_login, eventually, make_settings
+from tests.e2e.conftest import (
+    Callers,
+    add_users,
+    api_login,
+    eventually,
+    make_settings,
+    next_event,
+    stored_event,
+)
 
 
 async def test_screen_pop_with_history_arrives_before_the_phone_is_answered(
@@ -22,7 +30,7 @@ async def test_screen_pop_with_history_arrives_before_the_phone_is_answered(
         # An earlier call from the same number, abandoned while waiting.
         daemon.centre.log_in("1001")
         earlier, _ = await callers.call(digits="2", delay=2, hold=7, number="13900000031")
-        await eventually(lambda: _kind(daemon, earlier, "abandoned"), timeout=30)
+        await eventually(lambda: stored_event(daemon, earlier, "abandoned"), timeout=30)
 
         login = {"job_number": "1001", "password": "secret-1001"}
         resp = await http.post(f"{base}/auth/login", json=login)
@@ -34,7 +42,7 @@ async def test_screen_pop_with_history_arrives_before_the_phone_is_answered(
         call_id, _ = await callers.call(
             digits="2", delay=2, hold=30, number="13900000031", name="张伟"
         )
-        ringing = await _next(ws, "call_ringing")
+        ringing = await next_event(ws, "call_ringing")
         # The screen pop is there while the phone still rings (it answers after 3 s).
         assert not any(c.answered_at for c in phone.calls)
         pop = ringing["data"]
@@ -47,7 +55,7 @@ async def test_screen_pop_with_history_arrives_before_the_phone_is_answered(
         assert pop["ivr_path"] == ["main", "2"]
         assert pop["waited"] is not None and pop["waited"] >= 0
         assert [(h["call_id"], h["outcome"]) for h in pop["history"]] == [(earlier, "abandoned")]
-        connected = await _next(ws, "call_connected")
+        connected = await next_event(ws, "call_connected")
         assert connected["data"]["agent"] == "1001" and connected["seq"] > ringing["seq"]
         # While talking, the agent's own view has the call and its screen pop.
         state = await (await http.get(f"{base}/agents/1001", headers=headers)).json()
@@ -55,17 +63,6 @@ async def test_screen_pop_with_history_arrives_before_the_phone_is_answered(
         assert state["call"]["caller_number"] == "13900000031"
         assert phone.calls[0].answered_at is not None
         await ws.close()
-
-
-async def _kind(daemon: Daemon, call_id: str, kind: str):
-    return any(e.kind == kind for e in await daemon.events.for_call(call_id))
-
-
-async def _next(ws, kind: str) -> dict:
-    while True:
-        event = await asyncio.wait_for(ws.receive_json(), 30)
-        if event["kind"] == kind:
-            return event
 
 
 async def test_click_to_dial_rings_the_agent_then_the_customer(
@@ -123,7 +120,7 @@ async def test_hold_plays_music_to_the_caller_and_unhold_reconnects(
         daemon.centre.ready("1001")
         started = asyncio.get_running_loop().time()
         call_id, heard = await callers.call(digits="2", delay=2, hold=90, record=True)
-        await eventually(lambda: _kind(daemon, call_id, "greeted"), timeout=30)
+        await eventually(lambda: stored_event(daemon, call_id, "greeted"), timeout=30)
         leg = next(iter(daemon.centre.book.legs))
         await eventually(lambda: running_pbx.bridged_together(call_id, leg), timeout=10)
 
@@ -140,7 +137,7 @@ async def test_hold_plays_music_to_the_caller_and_unhold_reconnects(
         resp = await http.post(f"{base}/agents/1001/unhold", headers=headers)
         assert resp.status == 200, await resp.text()
         await eventually(lambda: running_pbx.bridged_together(call_id, leg), timeout=10)
-        await eventually(lambda: _kind(daemon, call_id, "resumed"), timeout=5)
+        await eventually(lambda: stored_event(daemon, call_id, "resumed"), timeout=5)
         kinds = [e.kind for e in await daemon.events.for_call(call_id)]
         assert kinds.count("held") == 1 and kinds.count("resumed") == 1
     await asyncio.to_thread(

@@ -5,11 +5,7 @@ from __future__ import annotations
 import time
 
 from acd.app import Daemon
-from tests.e2e.conftest import Callers, eventually
-
-
-async def _event(daemon: Daemon, call_id: str, kind: str):
-    return next((e for e in await daemon.events.for_call(call_id) if e.kind == kind), None)
+from tests.e2e.conftest import Callers, eventually, stored_event
 
 
 async def test_after_the_agent_hangs_up_the_caller_rates_2_and_a_follow_up_is_due_in_2_hours(
@@ -20,7 +16,7 @@ async def test_after_the_agent_hangs_up_the_caller_rates_2_and_a_follow_up_is_du
     daemon.centre.ready("1001")
     # "2" for tour, then (after the call, during the question) "2" as the rating.
     call_id, _ = await callers.call(digits="2" + "w" * 30 + "2", delay=2, hold=40)
-    survey = await eventually(lambda: _event(daemon, call_id, "survey"), timeout=45)
+    survey = await eventually(lambda: stored_event(daemon, call_id, "survey"), timeout=45)
     assert survey.data == {"score": 2, "agent": "1001", "line": "tour"}
     tickets = await eventually(lambda: daemon.aftercall.store.tickets(open_only=True), timeout=5)
     (ticket,) = [t for t in tickets if t.call_id == call_id]
@@ -39,8 +35,8 @@ async def test_a_caller_who_hangs_up_first_is_not_surveyed(
     daemon.centre.log_in("1001")
     daemon.centre.ready("1001")
     call_id, _ = await callers.call(digits="2", delay=2, hold=14)
-    await eventually(lambda: _event(daemon, call_id, "greeted"), timeout=30)
+    await eventually(lambda: stored_event(daemon, call_id, "greeted"), timeout=30)
     await eventually(lambda: call_id not in callers.pbx.channels(), timeout=30)
     status = daemon.centre.core.status("1001")
     await eventually(lambda: status.state.value in ("after_call", "ready"), timeout=10)
-    assert await _event(daemon, call_id, "survey") is None
+    assert await stored_event(daemon, call_id, "survey") is None

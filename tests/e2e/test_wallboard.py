@@ -10,7 +10,7 @@ from acd.app import Daemon
 from acd.core.agents import NotReadyReason
 from acd.storage.recordings import RecordingStore
 from tests.e2e.browser import Browser
-from tests.e2e.conftest import Callers, add_users, eventually, make_settings
+from tests.e2e.conftest import Callers, add_users, eventually, make_settings, stored_event
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -71,9 +71,5 @@ async def test_a_full_recording_disk_alarms_the_wallboard_and_calls_still_connec
         daemon.centre.ready("1001")
         call_id, _ = await callers.call(digits="2", delay=2, hold=30)
         await eventually(lambda: daemon.centre.core.connected.get(call_id), timeout=30)
-        await eventually(lambda: _greeted(daemon, call_id), timeout=15)
+        await eventually(lambda: stored_event(daemon, call_id, "greeted"), timeout=15)
         assert await RecordingStore(daemon.db).get(call_id) is None  # not recorded, not dropped
-
-
-async def _greeted(daemon: Daemon, call_id: str) -> bool:
-    return any(e.kind == "greeted" for e in await daemon.events.for_call(call_id))

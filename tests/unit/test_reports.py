@@ -169,3 +169,18 @@ def test_an_open_follow_up_is_undecided_until_its_deadline_then_missed():
     assert (before["follow_ups_open"], before["follow_ups_missed"]) == (1, 0)
     assert (after["follow_ups_open"], after["follow_ups_missed"]) == (0, 1)
     assert report()["definitions"]["service_level"].startswith("answered within 20 s")
+
+
+def test_the_garbage_collector_comes_back_on_after_overlapping_reports():
+    import gc
+
+    from acd.reports import _collector_paused
+
+    assert gc.isenabled()
+    first, second = _collector_paused(), _collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first report ends while the second runs
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
