@@ -93,6 +93,10 @@ class AfterCall:
                 details={"category": category.value, "notes": notes},
             )
         await self.store.register(registration, ticket)
+        # Also in the call's own event log: the next screen pop shows it.
+        await self._events.append(
+            call_id, "registered", category=category.value, urgency=urgency.value, agent=agent
+        )
         published = {"call_id": call_id, "agent": agent, "line": facts["line"]}
         self._bus.publish(
             "call_registered", now, category=category.value, urgency=urgency.value, **published

@@ -269,7 +269,11 @@ class Daemon:
         api = ApiContext(
             self.centre, auth, users, time.time, self.aftercall, reports, self.recordings
         )
-        runner = web.AppRunner(build_http_app(Health(self.ami, self.fastagi, self.engine), api))
+        runner = web.AppRunner(
+            build_http_app(
+                Health(self.ami, self.fastagi, self.engine, self.centre.live.alarms), api
+            )
+        )
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, s.http.host, s.http.port)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -28,6 +29,7 @@ class Health:
     ami: AmiConnection
     fastagi: FastAgiServer
     engine: Engine
+    alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # raised, not yet cleared
 
 
 HEALTH = web.AppKey("health", Health)
@@ -52,6 +54,8 @@ async def healthz(request: web.Request) -> web.Response:
             "sessions_served": h.fastagi.sessions_served,
         },
         "engine": {"live_channels": len(h.engine.channels), "resyncs": h.engine.resyncs},
+        # Calls go on during an alarm (e.g. the recordings disk is full): still "ok".
+        "alarms": [{"alarm": name, **details} for name, details in h.alarms.items()],
     }
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 

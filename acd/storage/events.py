@@ -109,4 +109,7 @@ def _summary(call_id: str, at: datetime, rows: list[CallEventRow]) -> dict[str, 
     else:
         entry["outcome"] = "ivr_only"
     entry["satisfaction"] = kinds["survey"].data.get("score") if "survey" in kinds else None
+    registered = kinds.get("registered")
+    entry["category"] = registered.data.get("category") if registered else None
+    entry["urgency"] = registered.data.get("urgency") if registered else None
     return entry

@@ -67,6 +67,9 @@ async def test_a_full_recording_disk_alarms_the_wallboard_and_calls_still_connec
         await eventually(lambda: _is(browser, "#status", "live"), timeout=15)
         banner = await browser.text('[data-alarm="recording_disk_full"]')
         assert banner.startswith("\u26a0 Recording disk full")
+        health = await (await http.get(f"{site}/healthz")).json()
+        assert health["status"] == "ok"  # calls go on
+        assert [a["alarm"] for a in health["alarms"]] == ["recording_disk_full"]
         daemon.centre.log_in("1001")
         daemon.centre.ready("1001")
         call_id, _ = await callers.call(digits="2", delay=2, hold=30)

@@ -42,7 +42,7 @@ async def service(tmp_path):
     svc = AfterCall(
         FollowUpStore(db), events, CallDistributor(agents=AGENTS), bus, FollowUpRules(), clock
     )
-    svc.clock, svc.bus = clock, bus
+    svc.clock, svc.bus, svc.log = clock, bus, events
     yield svc
     await db.dispose()
 
@@ -64,6 +64,9 @@ async def test_a_complaint_opens_a_ticket_due_by_its_urgency_with_the_recording_
     assert ticket["due_at"] == T0 + 2 * 3600 and ticket["reason"] == "registration"
     assert ticket["recording"] == "/api/v1/recordings/c1/audio"
     assert kinds(service.bus) == ["call_registered", "follow_up_opened"]
+    # The customer's next screen pop shows what this call was about.
+    (earlier,) = await service.log.history("13800138000")
+    assert (earlier["category"], earlier["urgency"]) == ("complaint", "urgent")
 
 
 async def test_a_call_is_registered_once_and_only_by_who_handled_it(service):
