@@ -236,6 +236,7 @@ class Daemon:
             self.centre.live.alarms,
             time.time,
             on_disk_full=lambda full: setattr(executor, "disk_full", full),
+            zone=zone,
         )
         await self.recordings.check_disk()  # before the first call is connected
         self.centre.bind(self.ami, executor)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from acd.core.access import User, may_supervise
+from acd.core.reports import period_bounds
 from acd.eventbus import EventBus
 from acd.periodic import Periodic
 from acd.settings import RecordingSettings
@@ -55,6 +57,7 @@ class RecordingService:
         clock: Callable[[], float],
         on_disk_full: Callable[[bool], None],
         free_bytes: Callable[[Path], int] | None = None,
+        zone: tzinfo = UTC,
     ) -> None:
         self.store = store
         self._follow_ups = follow_ups
@@ -65,6 +68,7 @@ class RecordingService:
         self._clock = clock
         self._on_disk_full = on_disk_full
         self._free_bytes = free_bytes or _free_bytes
+        self._zone = zone  # the centre's days
         self._rules = DiskRules(settings.min_free_mb * 1024 * 1024)
         self.disk_full = False
         self._disk_check = Periodic("acd-recording-disk", settings.check_every, self.check_disk)
@@ -127,8 +131,11 @@ class RecordingService:
         return self._settings.agents_hear_own and row.agent == user.job_number
 
     async def listing(
-        self, user: User, since: float, until: float, agent: str | None, line: str | None
+        self, user: User, day: date | None, agent: str | None, line: str | None
     ) -> list[dict[str, Any]]:
+        """Recordings of one local day (default today), newest first."""
+        day = day or datetime.fromtimestamp(self._clock(), self._zone).date()
+        since, until, _ = period_bounds("day", day, self._zone)
         if not may_supervise(user):
             if not self._settings.agents_hear_own:
                 raise RecordingDenied(

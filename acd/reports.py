@@ -27,15 +27,15 @@ class ReportService:
     ) -> None:
         self._source = source
         self._rules = rules
-        self.zone = zone
+        self._zone = zone
         self._clock = clock
 
     def today(self) -> date:
-        return datetime.fromtimestamp(self._clock(), self.zone).date()
+        return datetime.fromtimestamp(self._clock(), self._zone).date()
 
     async def report(self, period: Period, day: date) -> dict[str, Any]:
         """The day, ISO week or month containing ``day`` (the centre's local time)."""
-        start, end, label = period_bounds(period, day, self.zone)
+        start, end, label = period_bounds(period, day, self._zone)
         with _collector_paused():
             events, changes, tickets = await self._source.read(start, end)
             # Pure but not instant for a month: off the event loop.

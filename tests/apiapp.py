@@ -82,6 +82,7 @@ async def api_app(
         centre.live.alarms,
         time.time,
         on_disk_full=lambda full: None,
+        zone=ZoneInfo("Asia/Shanghai"),
     )
     context = ApiContext(centre, auth, users, time.time, centre.aftercall, reports, recordings)
     app = build_http_app(NoHealth(), context)  # type: ignore[arg-type]

@@ -48,11 +48,7 @@ async def control(request: web.Request) -> web.Response:
 async def listing(request: web.Request) -> web.Response:
     service = _service(request)
     query = parse_query(request, RecordingsQuery)
-    reports = request.app[API].reports
-    zone = dt.UTC if reports is None else reports.zone
-    day = query.date or dt.datetime.now(zone).date()
-    start = dt.datetime.combine(day, dt.time(), zone).timestamp()
-    rows = await service.listing(request[USER], start, start + 86400, query.agent, query.line)
+    rows = await service.listing(request[USER], query.date, query.agent, query.line)
     return web.json_response(rows)
 
 
