@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+END_OF_DAY = time.max
+"""``close``/``end`` given as "24:00": the period runs to midnight, its last instant included."""
+
+
+def _end_of_day(value: Any) -> Any:
+    if isinstance(value, str) and value.strip() in ("24:00", "24:00:00"):
+        return END_OF_DAY
+    return value
+
+
+EndTime = Annotated[time, BeforeValidator(_end_of_day)]
+"""A time of day that may also be "24:00" (midnight at the end of the day)."""
+
+
+def _before_end(at: time, end: time) -> bool:
+    return at <= end if end == END_OF_DAY else at < end
 
 
 class _Model(BaseModel):
@@ -13,7 +31,7 @@ class _Model(BaseModel):
 
 class DayHours(_Model):
     open: time
-    close: time
+    close: EndTime
     lunch_start: time | None = None
     lunch_end: time | None = None
 
@@ -29,7 +47,7 @@ class DayHours(_Model):
         return self
 
     def is_open(self, at: time) -> bool:
-        if not self.open <= at < self.close:
+        if not (self.open <= at and _before_end(at, self.close)):
             return False
         if self.lunch_start and self.lunch_end and self.lunch_start <= at < self.lunch_end:
             return False
@@ -63,11 +81,15 @@ class DutySlot(_Model):
     line: str
     days: frozenset[int] = frozenset(range(1, 8))
     start: time
-    end: time
+    end: EndTime
     agents: tuple[str, ...]
 
     def covers(self, now: datetime) -> bool:
-        return now.isoweekday() in self.days and self.start <= now.time() < self.end
+        return (
+            now.isoweekday() in self.days
+            and self.start <= now.time()
+            and _before_end(now.time(), self.end)
+        )
 
 
 def lines_with_duty(slots: tuple[DutySlot, ...], now: datetime) -> frozenset[str]:

@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -65,10 +66,10 @@ ALL_DAY_HOURS = """
 days = [1, 2, 3, 4, 5, 6, 7]
 [hours.summer]
 open = "00:00:00"
-close = "23:59:59"
+close = "24:00"
 [hours.winter]
 open = "00:00:00"
-close = "23:59:59"
+close = "24:00"
 """
 
 
@@ -80,6 +81,13 @@ def open_all_day_tree(tmp_path: Path, hours: str = ALL_DAY_HOURS) -> Path:
     return path
 
 
+def zone_at_midday() -> str:
+    """A fixed-offset time zone where it is now about noon: a test that reads
+    "today's" report cannot straddle the centre's midnight, whenever CI runs."""
+    east = 12 - datetime.now(UTC).hour  # hours east of UTC, -11..12
+    return "Etc/GMT" if east == 0 else f"Etc/GMT{-east:+d}"  # POSIX sign: GMT-8 is UTC+8
+
+
 def make_settings(
     pbx: Pbx,
     tmp_path: Path,
@@ -88,6 +96,7 @@ def make_settings(
     tree: Path | None = None,
     acd: dict[str, object] | None = None,
     recording: dict[str, object] | None = None,
+    ivr: dict[str, object] | None = None,
     **ami: object,
 ) -> Settings:
     return Settings.model_validate(
@@ -105,7 +114,8 @@ def make_settings(
             "fastagi": {"port": pbx.agi_port},
             "http": {"port": free_port()},
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/acd.db"},
-            "ivr": {"tree": str(tree or open_all_day_tree(tmp_path)), "language": "en"},
+            "ivr": {"tree": str(tree or open_all_day_tree(tmp_path)), "language": "en"}
+            | (ivr or {}),
             "prompts": {
                 "dir": str(pbx.host_path("sounds/acd")),
                 "asterisk_dir": pbx.chroot_path("sounds/acd"),

@@ -15,13 +15,14 @@ from tests.e2e.conftest import (
     make_settings,
     next_event,
     stored_event,
+    zone_at_midday,
 )
 
 
 async def test_a_short_day_registered_followed_up_and_reported(
     running_pbx, callers: Callers, phones, tmp_path
 ):
-    settings = make_settings(running_pbx, tmp_path)
+    settings = make_settings(running_pbx, tmp_path, ivr={"timezone": zone_at_midday()})
     await add_users(settings, {"1001": "agent", "1901": "supervisor"})
     await phones("1001", answer_after=0.5, talk_for=6)
     base = f"http://127.0.0.1:{settings.http.port}/api/v1"

@@ -108,6 +108,17 @@ def test_working_hours_follow_the_season_and_lunch():
     assert not hours.is_open(datetime(2026, 6, 1, 8, 59))
 
 
+def test_a_24_hour_day_is_open_in_its_last_second():
+    day = {"open": "00:00", "close": "24:00"}
+    hours = WorkingHours.model_validate({"summer": day, "winter": day})
+    assert hours.is_open(datetime(2026, 11, 23, 0, 0))
+    assert hours.is_open(datetime(2026, 11, 23, 23, 59, 59, 900_000))
+    night = DutySlot(line="tour", start="18:00", end="24:00:00", agents=("1001",))
+    assert lines_with_duty((night,), datetime(2026, 11, 23, 23, 59, 59, 999_999)) == {"tour"}
+    with pytest.raises(ValueError, match="close"):
+        WorkingHours.model_validate({"summer": {"open": "00:00", "close": "25:00"}})
+
+
 def test_duty_schedule():
     slots = (
         DutySlot(line="cruise", days=frozenset({1}), start="09:00", end="12:00", agents=("1001",)),
