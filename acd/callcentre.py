@@ -47,6 +47,7 @@ from recording.policy import (
 log = structlog.get_logger("acd.callcentre")
 
 WAIT_CONTEXT = "acd-wait"
+STOP_GRACE_SECONDS = 5.0  # how long a clean stop waits for short tasks to finish
 
 
 class CallCentre:
@@ -121,6 +122,10 @@ class CallCentre:
         task.add_done_callback(self._short_tasks.discard)
 
     async def stop(self) -> None:
+        # Short tasks (a low-score ticket, a recording's row or checksum) get a
+        # moment to finish, so a clean stop does not lose them; then the rest goes.
+        if self._short_tasks:
+            await asyncio.wait(set(self._short_tasks), timeout=STOP_GRACE_SECONDS)
         tasks = [*self._tasks, *self._short_tasks]
         for task in tasks:
             task.cancel()

@@ -14,7 +14,7 @@ from acd.eventbus import EventBus
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.followups import AlreadyRegistered, FollowUpStore
-from tests.apiapp import AGENTS
+from tests.apiapp import AGENTS, api_app
 
 AGENT = User("1001", "Li Na", UserRole.AGENT, "east")
 OTHER = User("1002", "Wang Fang", UserRole.AGENT, "west")
@@ -120,3 +120,15 @@ async def test_a_ticket_taken_by_one_lead_cannot_be_closed_by_another(service):
     assert closed["met_in_time"] is True and closed["closed_by"] == "1901"
     with pytest.raises(Refused, match="closed already"):
         await service.close(LEAD, ticket.id, "again")
+
+
+async def test_a_low_rating_just_before_a_clean_stop_still_opens_its_ticket(tmp_path):
+    async with api_app(tmp_path) as (_, centre, _):
+        await centre.start()
+        centre.survey_result("c7", "1001", "tour", 2)
+        await centre.stop()
+        assert centre.aftercall is not None
+        (ticket,) = await centre.aftercall.store.tickets(open_only=True)
+        assert (ticket.call_id, ticket.reason, ticket.agent) == ("c7", "low_score", "1001")
+        survey = [e for e in await centre.events.for_call("c7") if e.kind == "survey"]
+        assert [e.data["score"] for e in survey] == [2]
