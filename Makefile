@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 
 bootstrap: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml docker/bootstrap
 	docker/bootstrap "$(PYTHON)" "$(VENV)"
 	touch $@
 

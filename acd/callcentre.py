@@ -502,7 +502,10 @@ class CallCentre:
             if held is not None and held.held:
                 # The agent hung up with the caller on hold: do not leave them in music.
                 self._spawn(self.executor.hang_up_call(leg.call_id), "acd-end-held")
-            if leg.answered and leg.call_id in self.core.connected:
+            connected = self.core.connected.get(leg.call_id)
+            # Only the leg of the agent who has the call ends it: a transferred caller's
+            # earlier agent hanging up late must not end the new agent's call.
+            if leg.answered and connected is not None and connected.job_number == leg.job_number:
                 self._handle(self.core.call_ended(leg.call_id, now))
             else:
                 self._handle(self.core.ring_failed(leg.job_number, leg.call_id, now))
@@ -517,6 +520,12 @@ class CallCentre:
                     self._spawn(
                         self.executor.hang_up_agent(status.agent.job_number), "acd-end-held"
                     )
+            else:
+                # A caller who leaves during the greeting was never bridged: the agent's
+                # answered leg would wait on a dead call while the agent is offered the next.
+                for leg in list(self.book.legs.values()):
+                    if leg.call_id == uniqueid and leg.answered:
+                        self._spawn(self.executor.hang_up_leg(leg.leg_id), "acd-end-leg")
             outputs = self.core.call_abandoned(uniqueid, now) + self.core.call_ended(uniqueid, now)
             self._handle(outputs)
 

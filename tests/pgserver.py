@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -50,8 +51,10 @@ class PgServer:
 
     def stop(self) -> None:
         try:
-            self._as_postgres(
-                self.bin / "pg_ctl", "-D", self.dir / "data", "-m", "immediate", "stop"
-            )
+            # A cluster that never started has nothing to stop.
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._as_postgres(
+                    self.bin / "pg_ctl", "-D", self.dir / "data", "-m", "immediate", "stop"
+                )
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)

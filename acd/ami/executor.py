@@ -221,6 +221,11 @@ class AmiExecutor:
         await self._setvar(c.call_id, "ACD_LINE", c.line)
         await self._setvar(c.call_id, "ACD_TRANSFERRED_FROM", c.from_agent)
         await self._redirect(c.call_id, "s")
+        # Bridged, the old agent's leg ends with the bridge; transferred during the
+        # greeting it was never bridged and would wait on a dead call: end it.
+        leg = self._book.leg_for(c.call_id, c.from_agent)
+        if leg is not None:
+            await self.hang_up_leg(leg.leg_id)
         log.info("transfer", call_id=c.call_id, agent=c.from_agent, line=c.line, to=c.to_agent)
 
     async def _start_recording(self, info: CallInfo) -> None:
@@ -375,6 +380,17 @@ class AmiExecutor:
             return False
         await self._hangup(channel.uniqueid)
         return True
+
+    async def hang_up_leg(self, leg_id: str) -> None:
+        """End an agent's leg if it is still up (gone already is fine)."""
+        if leg_id not in self._channels:
+            return
+        try:
+            await self._hangup(leg_id)
+        except AmiActionFailed as exc:
+            log.info("leg_already_gone", leg=leg_id, error=str(exc))
+        except AmiError as exc:  # AMI down: the leg ends by itself (acd-agent waits 30 s)
+            log.warning("leg_hangup_failed", leg=leg_id, error=str(exc))
 
     async def _hangup(self, channel: str) -> None:
         await self._ami.send_action({"Action": "Hangup", "Channel": channel, "Cause": "16"})

@@ -91,10 +91,29 @@ async def list_lines(request: web.Request) -> web.Response:
     return web.json_response(sorted(request.app[API].centre.tree.lines))
 
 
+async def audit_log(request: web.Request) -> web.Response:
+    """Who did what to whom, oldest first: interventions, recording access, admin changes."""
+    _admin(request)
+    rows = await request.app[API].users.audit_log()
+    return web.json_response(
+        [
+            {
+                "at": r.at,
+                "actor": r.actor,
+                "action": r.action,
+                "target": r.target,
+                "details": r.details,
+            }
+            for r in rows
+        ]
+    )
+
+
 ADMIN_ROUTES: list[Route] = [
     Route("GET", "/admin/users", list_users, "All users (admins)"),
     Route("PUT", "/admin/users/{job}", put_user, "Create or update a user (admins)", UserBody),
     Route("DELETE", "/admin/users/{job}", delete_user, "Delete a user and end their tokens"),
     Route("PUT", "/admin/agents/{job}/skills", put_skills, "Set an agent's skills", SkillsBody),
     Route("GET", "/admin/lines", list_lines, "The hotline's lines (from the IVR tree)"),
+    Route("GET", "/admin/audit", audit_log, "The audit log, oldest first (admins)"),
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.conftest import free_port
+from tests.e2e.pbx import free_tcp_port as free_port
 
 
 class Browser:
@@ -26,6 +26,13 @@ class Browser:
         self._ids = itertools.count(1)
 
     async def __aenter__(self) -> Browser:
+        try:
+            return await self._open()
+        except BaseException:
+            await self.__aexit__()  # no Chromium or profile folder left behind
+            raise
+
+    async def _open(self) -> Browser:
         binary = shutil.which("chromium")
         if binary is None:
             raise RuntimeError("chromium is not installed (make bootstrap installs it)")
@@ -68,7 +75,11 @@ class Browser:
             await self._http.close()
         if self._proc is not None and self._proc.returncode is None:
             self._proc.terminate()
-            await self._proc.wait()
+            try:
+                await asyncio.wait_for(self._proc.wait(), 10)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
         shutil.rmtree(self._profile, ignore_errors=True)
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:

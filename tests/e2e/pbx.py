@@ -1,8 +1,16 @@
-"""Drive the bundled Asterisk (docker/pbx) from tests: start, restart, kill, CLI."""
+"""The bundled Asterisk (docker/pbx) for one test run: its own instance name and ports.
+
+Two suites on one machine never share an Asterisk: the instance is named
+after the run, and every port is picked free when the run starts. The
+instance directory (logs, recordings) is deleted when the run ends; a
+failed test's slice of the log is kept under ``test-artifacts/`` first.
+"""
 
 from __future__ import annotations
 
 import os
+import random
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,15 +19,58 @@ REPO = Path(__file__).resolve().parents[2]
 PBX = REPO / "docker" / "pbx"
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _udp_range_free(start: int, count: int) -> bool:
+    for port in range(start, start + count):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+# RTP ranges handed out in this run (Asterisk's, each phone's): never two overlapping, even
+# before anything is bound in them.
+_RANGES_GIVEN: list[tuple[int, int]] = []
+
+
+def free_udp_range(count: int = 200, low: int = 20000, high: int = 60000) -> int:
+    """The first port of ``count`` free UDP ports in a row (RTP), picked at random."""
+    for _ in range(200):
+        start = random.randrange(low, high - count, 2)
+        overlaps = any(start < end and first < start + count for first, end in _RANGES_GIVEN)
+        if not overlaps and _udp_range_free(start, count):
+            _RANGES_GIVEN.append((start, start + count))
+            return start
+    raise RuntimeError(f"no {count} free UDP ports in a row between {low} and {high}")
+
+
+def release_udp_range(start: int) -> None:
+    """A range from free_udp_range is no longer used."""
+    _RANGES_GIVEN[:] = [r for r in _RANGES_GIVEN if r[0] != start]
+
+
 @dataclass
 class Pbx:
     """One Asterisk instance in the sid root, on its own loopback ports."""
 
-    instance: str = "pytest"
-    ami_port: int = 25038
-    sip_port: int = 25060
-    agi_port: int = 24573
-    rtp_start: int = 31000
+    instance: str = field(default_factory=lambda: f"t{os.getpid()}-{random.randrange(10**6)}")
+    ami_port: int = field(default_factory=free_tcp_port)
+    sip_port: int = field(default_factory=free_udp_port)
+    agi_port: int = field(default_factory=free_tcp_port)
+    rtp_start: int = field(default_factory=free_udp_range)
     info: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -30,15 +81,17 @@ class Pbx:
             "ACD_SIP_PORT": str(self.sip_port),
             "ACD_AGI_PORT": str(self.agi_port),
             "ACD_RTP_START": str(self.rtp_start),
+            "ACD_PBX_TEST_AMI": "1",
         }
 
-    def run(self, *args: str, check: bool = True) -> str:
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> str:
+        """docker/pbx, blocking: call it from a thread inside a test (asyncio.to_thread)."""
         done = subprocess.run(
             [str(PBX), args[0], "--instance", self.instance, *args[1:]],
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
         )
         if check and done.returncode != 0:
             raise RuntimeError(f"docker/pbx {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
@@ -49,6 +102,12 @@ class Pbx:
         for line in self.run("env").splitlines():
             key, _, value = line.partition("=")
             self.info[key] = value
+        # A verbose log of what Asterisk did, kept for failed tests (see conftest).
+        self.run(
+            "cli",
+            f"logger add channel {self.chroot_path('log/full')} notice,warning,error,verbose(3)",
+            check=False,
+        )
 
     def stop(self) -> None:
         self.run("stop")
@@ -56,13 +115,21 @@ class Pbx:
     def kill(self) -> None:
         self.run("kill")
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+    def destroy(self) -> None:
+        self.run("destroy", check=False)
+
+    def running(self) -> bool:
+        return self.run("status", check=False).startswith("running")
 
     @property
     def secret(self) -> str:
+        """The engine's AMI secret."""
         return self.info["ACD_AMI__SECRET"]
+
+    @property
+    def test_secret(self) -> str:
+        """The test suite's own AMI user ("tests")."""
+        return self.info["ACD_PBX_TEST_AMI_SECRET"]
 
     @property
     def sip_secret(self) -> str:
@@ -73,33 +140,5 @@ class Pbx:
         return Path(self.info["ACD_PBX_DIR"]) / inside
 
     def chroot_path(self, inside: str) -> str:
+        """The same path as Asterisk sees it, inside the root."""
         return f"{self.info['ACD_PBX_CHROOT_DIR']}/{inside}"
-
-    def cli(self, command: str) -> str:
-        return self.run("cli", command)
-
-    def concise(self) -> dict[str, list[str]]:
-        """uniqueid → the fields of `core show channels concise`."""
-        rows = {}
-        for line in self.cli("core show channels concise").splitlines():
-            parts = line.split("!")
-            if len(parts) >= 14:
-                rows[parts[13]] = parts
-        return rows
-
-    def bridged_together(self, *uniqueids: str) -> bool:
-        """Are these channels up and in one and the same bridge?"""
-        rows = self.concise()
-        if not all(u in rows for u in uniqueids):
-            return False
-        bridges = {rows[u][12] for u in uniqueids}
-        return len(bridges) == 1 and "" not in bridges
-
-    def channels(self) -> dict[str, str]:
-        """Asterisk's own list of live channels: uniqueid → channel name."""
-        live = {}
-        for line in self.cli("core show channels concise").splitlines():
-            parts = line.split("!")
-            if len(parts) >= 14:
-                live[parts[13]] = parts[0]
-        return live

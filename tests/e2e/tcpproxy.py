@@ -11,6 +11,7 @@ class TcpProxy:
         self.target_port = target_port
         self.port = 0
         self._frozen: set[int] = set()
+        self.blocked = False  # new connections are refused (the network is down)
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._transports: list[asyncio.StreamWriter] = []
@@ -45,6 +46,9 @@ class TcpProxy:
         self._frozen.update(range(1, self.connections + 1))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.blocked:
+            writer.transport.abort()
+            return
         self.connections += 1
         number = self.connections
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)

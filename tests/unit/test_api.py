@@ -129,6 +129,17 @@ async def test_an_agent_only_sees_their_own_events(api):
 async def test_the_openapi_document_describes_every_route(api):
     doc = await (await api.get("/api/v1/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
+    served = {
+        (route.method, route.resource.canonical)
+        for route in api.app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/api/v1/")
+        and route.method != "HEAD"
+        and not route.resource.canonical.endswith(("/openapi.json", "/events"))
+    }
+    documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
+    assert len(served) >= 38
+    assert served == documented
     assert "/api/v1/agents/{job}/not-ready" in doc["paths"]
     body = doc["paths"]["/api/v1/agents/{job}/not-ready"]["post"]["requestBody"]
     assert (
@@ -183,6 +194,15 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
     assert (await api.get("/api/v1/me", headers=agent)).status == 401
     actions = [a.action for a in await api.users.audit_log()]
     assert actions == ["user_saved", "skills_set", "user_deleted"]
+    # Admins read the audit log through the API; nobody else may.
+    audit = await (await api.get("/api/v1/admin/audit", headers=admin)).json()
+    assert [(a["actor"], a["action"], a["target"]) for a in audit] == [
+        ("9000", "user_saved", "1003"),
+        ("9000", "skills_set", "1001"),
+        ("9000", "user_deleted", "1001"),
+    ]
+    lead = await token(api, "1901")
+    assert (await api.get("/api/v1/admin/audit", headers=lead)).status == 403
 
 
 async def test_an_agent_registers_a_call_and_the_team_lead_works_the_ticket(api):
