@@ -8,7 +8,7 @@ runs the sweep that escalates overdue tickets and chases untaken ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import structlog
 
@@ -35,6 +35,8 @@ log = structlog.get_logger("acd.aftercall")
 
 
 class AfterCall:
+    """Stores call registrations and follow-up tickets, publishes them, sweeps overdue ones."""
+
     def __init__(
         self,
         store: FollowUpStore,
@@ -274,6 +276,10 @@ def registration_json(row: CallRegistrationRow) -> dict[str, Any]:
     }
 
 
+@overload
+def ticket_json(row: FollowUpRow, now: float) -> dict[str, Any]: ...
+@overload
+def ticket_json(row: None, now: float) -> None: ...
 def ticket_json(row: FollowUpRow | None, now: float) -> dict[str, Any] | None:
     if row is None:
         return None

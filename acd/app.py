@@ -11,44 +11,28 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Self
-from zoneinfo import ZoneInfo
+from typing import Any, Self
 
 import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.aftercall import AfterCall
 from acd.agi.ivr_route import CallbackRoute, IvrRoute
 from acd.agi.server import AgiError, FastAgiServer
 from acd.agi.survey_route import SurveyRoute
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiError
-from acd.ami.executor import AmiExecutor
-from acd.auth import AuthService
-from acd.callcentre import CallCentre, agents_from_settings
-from acd.core.distributor import AcdRules, CallDistributor
-from acd.core.followups import FollowUpRules
-from acd.core.peak import PeakRules
-from acd.core.reports import ReportRules
 from acd.engine import Engine
-from acd.http.api import ApiContext
-from acd.http.app import Health, build_http_app
+from acd.http.app import build_http_app
+from acd.http.health import Health
 from acd.prompts import PromptError, PromptLibrary
-from acd.recordings import RecordingService
-from acd.reports import ReportService
 from acd.settings import ConfigError, Settings
-from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
-from acd.storage.events import CallEventLog
-from acd.storage.followups import FollowUpStore
-from acd.storage.recordings import RecordingStore
-from acd.storage.reports import ReportSource
-from acd.storage.users import UserStore
 from acd.systemd import Notifier
+from acd.wiring import Services, build
 from ivr.speech import CatalogueError, Phrase, load_catalogue
 from ivr.tree import DEFAULT_TREE, IvrTree, TreeError, load_tree
 
@@ -89,21 +73,6 @@ def load_call_flow(settings: Settings) -> CallFlow:
     return CallFlow(tree, phrases)
 
 
-def acd_rules(settings: Settings) -> AcdRules:
-    a = settings.acd
-    try:
-        peak = PeakRules(**a.peak.model_dump())
-    except ValueError as exc:
-        raise ConfigError(f"acd.peak: {exc}") from None
-    return AcdRules(
-        ring_timeout=a.ring_timeout,
-        wrap_up=a.wrap_up,
-        max_wrap_up=a.max_wrap_up,
-        announce_every=a.announce_every or None,
-        peak=peak,
-    )
-
-
 class Daemon:
     """The running acd: database, engine, FastAGI, AMI and HTTP, wired together."""
 
@@ -120,11 +89,8 @@ class Daemon:
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self.db: AsyncEngine | None = None
-        self.events: CallEventLog | None = None
-        self.engine = Engine()
-        self.centre: CallCentre | None = None
-        self.aftercall: AfterCall | None = None
-        self.recordings: RecordingService | None = None
+        self.services: Services | None = None
+        self.engine: Engine | None = None
         self.prompts: PromptLibrary | None = None
         self.ami: AmiConnection | None = None
         self.fastagi: FastAgiServer | None = None
@@ -153,10 +119,8 @@ class Daemon:
             await migrate(self.db)
         except Exception as exc:
             raise StartupError(f"database {_safe_url(s.database.url)}: {exc}") from exc
-        self.events = CallEventLog(self.db, self._clock)
         try:
             flow = await asyncio.to_thread(load_call_flow, s)  # reads files
-            rules = acd_rules(s)
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
 
@@ -167,31 +131,24 @@ class Daemon:
             except (PromptError, OSError) as exc:
                 raise StartupError(f"prompts: {exc}") from None
 
-        zone = ZoneInfo(s.ivr.timezone)
-        self.centre = CallCentre(
-            CallDistributor(rules, agents_from_settings(s.agents)),
-            flow.tree,
-            self.events,
-            AgentStateLog(self.db),
-            clock=time.time,
-            local_time=lambda: datetime.now(zone),
-            tick_interval=s.acd.tick_interval,
-        )
-        self.centre.live.service_level_seconds = s.acd.service_level_seconds
-        self.centre.apply_skills(await UserStore(self.db).skills())
-        await self.centre.restore_agents()
-        await self.centre.live.load_today()
-        self.engine.subscribe(self.centre)
+        try:
+            services = build(s, self.db, flow.tree, self.prompts, stored_at=self._clock)
+        except ConfigError as exc:
+            raise StartupError(str(exc)) from None
+        self.services = services
+        await services.load()
+        self.engine = services.engine
 
         await self.engine.start()
         self._stack.push_async_callback(self.engine.stop)
 
         self.fastagi = FastAgiServer(s.fastagi)
-        ivr = IvrRoute(flow.tree, self.prompts, self.centre, self.events, s.ivr.language, time.time)
+        centre = services.centre
+        ivr = IvrRoute(flow.tree, self.prompts, centre, services.events, s.ivr.language, time.time)
         self.fastagi.add_route("ivr", ivr.__call__)
-        callback = CallbackRoute(self.prompts, self.centre, s.ivr.language)
+        callback = CallbackRoute(self.prompts, centre, s.ivr.language)
         self.fastagi.add_route("callback", callback.__call__)
-        survey = SurveyRoute(self.prompts, self.centre, s.ivr.language, flow.tree.silence_timeout)
+        survey = SurveyRoute(self.prompts, centre, s.ivr.language, flow.tree.silence_timeout)
         self.fastagi.add_route("survey", survey.__call__)
         try:
             await self.fastagi.start()
@@ -199,82 +156,22 @@ class Daemon:
             raise StartupError(str(exc)) from None
         self._stack.push_async_callback(self.fastagi.stop)
 
-        self.ami = AmiConnection(s.ami, self.engine.on_ami_event)
-        self.engine.bind(self.ami)
-        line_prompts = {name: spec.name_prompt for name, spec in flow.tree.lines.items()}
-        self.centre.recordings = RecordingStore(self.db)
-        f = s.follow_up
-        self.aftercall = AfterCall(
-            FollowUpStore(self.db),
-            self.events,
-            self.centre.core,
-            self.centre.bus,
-            FollowUpRules(
-                f.low_score_max, f.low_score_within, f.normal_within, f.urgent_within, f.take_within
-            ),
-            time.time,
-            f.sweep_every,
-        )
-        self.centre.aftercall = self.aftercall
-        executor = AmiExecutor(
-            self.ami,
-            self.engine.channels,
-            self.centre.book,
-            self.prompts,
-            line_prompts,
-            s.ivr.language,
-            s.recording,
-        )
-        executor.recording_started = self.centre.recording_started
-        self.centre.recording_policy = s.recording.policy_for
-        self.recordings = RecordingService(
-            self.centre.recordings,
-            self.aftercall.store,
-            UserStore(self.db),
-            s.recording,
-            self.centre.bus,
-            self.centre.live.alarms,
-            time.time,
-            on_disk_full=lambda full: setattr(executor, "disk_full", full),
-            zone=zone,
-        )
-        await self.recordings.check_disk()  # before the first call is connected
-        self.centre.bind(self.ami, executor)
+        self.ami = services.ami
         self._stack.push_async_callback(self.ami.close)
         try:
             await self.ami.start()
         except AmiError as exc:
             raise StartupError(str(exc)) from None
         # Timers and commands start once the view of Asterisk is in sync.
-        await self.centre.start()
-        self._stack.push_async_callback(self.centre.stop)
-        await self.aftercall.start()
-        self._stack.push_async_callback(self.aftercall.stop)
-        await self.recordings.start()
-        self._stack.push_async_callback(self.recordings.stop)
+        await services.pipeline.start()
+        self._stack.push_async_callback(services.pipeline.stop)
+        await services.aftercall.start()
+        self._stack.push_async_callback(services.aftercall.stop)
+        await services.recordings.start()
+        self._stack.push_async_callback(services.recordings.stop)
 
-        users = UserStore(self.db)
-        agents = self.centre.core.agents
-        auth = AuthService(
-            users,
-            s.api.token_ttl,
-            time.time,
-            team_of=lambda job: agents[job].agent.team if job in agents else "",
-        )
-        reports = ReportService(
-            ReportSource(self.db),
-            ReportRules(s.acd.service_level_seconds, s.reports.short_abandon_seconds),
-            zone,
-            time.time,
-        )
-        api = ApiContext(
-            self.centre, auth, users, time.time, self.aftercall, reports, self.recordings
-        )
-        runner = web.AppRunner(
-            build_http_app(
-                Health(self.ami, self.fastagi, self.engine, self.centre.live.alarms), api
-            )
-        )
+        health = Health(self.ami, self.fastagi, self.engine, services.live.alarms)
+        runner = web.AppRunner(build_http_app(services.api, health))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, s.http.host, s.http.port)
@@ -284,10 +181,9 @@ class Daemon:
             raise StartupError(
                 f"cannot listen for HTTP on {s.http.host}:{s.http.port}: {exc.strerror}"
             ) from None
-        server = site._server  # the bound port, useful when port 0 was asked for
-        self.http_port = (
-            server.sockets[0].getsockname()[1] if server and server.sockets else s.http.port
-        )
+        # The bound port, useful when port 0 was asked for.
+        addresses = runner.addresses
+        self.http_port = int(addresses[0][1]) if addresses else s.http.port
 
         if s.systemd.notify:
             self._notifier.notify("READY=1\nSTATUS=AMI up, channels in sync")
@@ -300,8 +196,8 @@ class Daemon:
             live_channels=len(self.engine.channels),
         )
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
         self._tasks.append(task)
 
         async def _cancel() -> None:

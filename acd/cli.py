@@ -11,12 +11,13 @@ from pathlib import Path
 
 import structlog
 
-from acd.app import StartupError, acd_rules, load_call_flow, serve
+from acd.app import StartupError, load_call_flow, serve
 from acd.auth import hash_password
 from acd.logs import configure_logging
 from acd.settings import ConfigError, Settings, load_settings
 from acd.storage.db import create_engine, migrate
 from acd.storage.users import UserStore
+from acd.wiring import acd_rules
 
 EXIT_OK, EXIT_START_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
@@ -39,12 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _set_user(settings: Settings, job: str, role: str, name: str, password: str) -> None:
+async def _set_user(
+    settings: Settings, job_number: str, role: str, name: str, password: str
+) -> None:
     engine = create_engine(settings.database.url)
     try:
         await migrate(engine)
         hashed = await asyncio.to_thread(hash_password, password)
-        await UserStore(engine).put(job, name, role, hashed)
+        await UserStore(engine).put(job_number, name, role, hashed)
     finally:
         await engine.dispose()
 

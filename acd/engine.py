@@ -10,30 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import structlog
 from panoramisk.message import Message
 
+from acd.ami import actions
 from acd.ami.connection import AmiConnection
 from acd.ami.translate import snapshot_from, translate
-from acd.core.channels import Channel, ChannelRegistry, ChannelsSnapshot, Reconciliation
+from acd.core.channels import (
+    Channel,
+    ChannelEvent,
+    ChannelRegistry,
+    ChannelsSnapshot,
+    Reconciliation,
+)
+from acd.core.progress import PbxEvent
 
 log = structlog.get_logger("acd.engine")
 
-QueueItem = Message | ChannelsSnapshot
+QueueItem: TypeAlias = Message | ChannelsSnapshot
 
 
-class EngineListener(Protocol):
-    """A service that follows Asterisk through the engine (e.g. the call centre)."""
-
-    def on_ami_event(self, message: Message) -> None: ...
-
-    def on_resync(self, report: Reconciliation, live: list[Channel]) -> None: ...
+PbxEventSink = Callable[[PbxEvent], None]
+ResyncSink = Callable[[Reconciliation, list[Channel]], None]
 
 
 class Engine:
-    """Keeps the live view of Asterisk; later issues hang routing off it."""
+    """Keeps the live view of Asterisk and passes its events on, in stream order."""
 
     def __init__(self) -> None:
         self.channels = ChannelRegistry()
@@ -43,11 +48,13 @@ class Engine:
         self._consumer: asyncio.Task[None] | None = None
         self._ami: AmiConnection | None = None
         self._synced = asyncio.Event()
-        self._listeners: list[EngineListener] = []
+        self._event_sinks: list[PbxEventSink] = []
+        self._resync_sinks: list[ResyncSink] = []
 
-    def subscribe(self, listener: EngineListener) -> None:
-        """Pass every AMI event (after the channel view) and every resync to ``listener``."""
-        self._listeners.append(listener)
+    def subscribe(self, on_event: PbxEventSink, on_resync: ResyncSink) -> None:
+        """Pass every event (after the channel view took it in) and every resync on."""
+        self._event_sinks.append(on_event)
+        self._resync_sinks.append(on_resync)
 
     def bind(self, ami: AmiConnection) -> None:
         """Attach the AMI link whose events and snapshots feed this engine."""
@@ -72,7 +79,7 @@ class Engine:
         assert self._ami is not None
         self._synced.clear()
         await self._ami.send_action(
-            {"Action": "CoreShowChannels"},
+            actions.core_show_channels(),
             as_list=True,
             in_stream=lambda messages: self._queue.put_nowait(snapshot_from(messages)),
         )
@@ -99,15 +106,17 @@ class Engine:
                 updated=len(report.updated),
             )
             self._synced.set()
-            for listener in self._listeners:
-                listener.on_resync(report, self.channels.all())
+            for on_resync in self._resync_sinks:
+                on_resync(report, self.channels.all())
             return
         event = translate(item)
-        if event is not None:
+        if event is None:
+            return
+        if isinstance(event, ChannelEvent):
             self.channels.apply(event)
             self.events_applied += 1
-        for listener in self._listeners:
-            listener.on_ami_event(item)
+        for on_event in self._event_sinks:
+            on_event(event)
 
 
 def _describe(item: Any) -> str:

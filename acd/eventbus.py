@@ -16,6 +16,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
+    """One numbered change on the live stream, as API clients receive it."""
+
     seq: int
     kind: str
     at: float
@@ -27,11 +29,15 @@ class LiveEvent:
 
 @dataclass(eq=False)
 class Subscription:
+    """One stream client's queue; a ``None`` in it ends the stream (the client lagged)."""
+
     queue: asyncio.Queue[LiveEvent | None] = field(default_factory=lambda: asyncio.Queue(1000))
     lagged: bool = False
 
 
 class EventBus:
+    """Numbers live events, keeps the recent ones and hands them to every subscriber."""
+
     def __init__(self, keep: int = 5000) -> None:
         self.seq = 0
         self._recent: deque[LiveEvent] = deque(maxlen=keep)

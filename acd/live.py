@@ -6,16 +6,34 @@ screens and the wallboard read the resulting events (see acd.eventbus).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from acd.ami.executor import CallBook
 from acd.core.agents import AgentStateChanged
-from acd.core.commands import CallAbandoned, CallAnswered, RingAgent, TellAgent
+from acd.core.calls import CallBook
+from acd.core.commands import (
+    CallAbandoned,
+    CallAnswered,
+    CallNote,
+    Output,
+    RingAgent,
+    TellAgent,
+)
 from acd.core.distributor import CallDistributor
+from acd.core.figures import (
+    CALL_KINDS,
+    CallCounts,
+    CallFact,
+    CallOutcome,
+    FigureRules,
+    call_key,
+    definitions,
+    reduce_call,
+)
 from acd.core.peak import PeakLevelChanged
+from acd.core.reports import period_bounds
 from acd.eventbus import EventBus
 from acd.storage.events import CallEventLog
 from ivr.tree import IvrTree
@@ -23,25 +41,59 @@ from ivr.tree import IvrTree
 Spawn = Callable[[Coroutine[Any, Any, Any], str], None]
 
 
-@dataclass
-class DayCounters:
-    """Today's answered and abandoned calls; the service level counts abandons as missed."""
+class DayFigures:
+    """One local day's calls, reduced and counted as the day report does, fact by fact.
 
-    day: str
-    answered: int = 0
-    answered_in_time: int = 0
-    abandoned: int = 0
+    Holds the day's facts of the kinds a call's outcome depends on; a call is
+    re-counted when one of its facts arrives. Facts may come twice (stored and
+    live): the reduction does not change.
+    """
 
-    def as_json(self, threshold: float) -> dict[str, Any]:
-        offered = self.answered + self.abandoned
-        level = round(100 * self.answered_in_time / offered, 1) if offered else None
+    def __init__(self, day: str, start: float, end: float, rules: FigureRules) -> None:
+        self.day = day
+        self.start = start
+        self._end = end
+        self._rules = rules
+        self._facts: dict[str, list[CallFact]] = {}
+        self._calls: dict[str, CallOutcome] = {}
+        self.counts = CallCounts()
+
+    def add(self, fact: CallFact) -> None:
+        """Take one fact into account (those of other kinds are ignored)."""
+        if fact.kind not in CALL_KINDS:
+            return
+        key = call_key(fact)
+        facts = self._facts.setdefault(key, [])
+        bisect.insort(facts, fact, key=_at)
+        new = reduce_call(facts, self.start, self._end)
+        old = self._calls.get(key)
+        if new == old:
+            return
+        if old is not None:
+            self.counts.remove(old, self._rules)
+            del self._calls[key]
+        if new is not None:
+            self.counts.add(new, self._rules)
+            self._calls[key] = new
+
+    def as_json(self) -> dict[str, Any]:
+        c = self.counts
         return {
             "day": self.day,
-            "answered": self.answered,
-            "abandoned": self.abandoned,
-            "service_level": level,
-            "service_level_definition": f"answered within {threshold:g} s / (answered + abandoned)",
+            "offered": c.offered,
+            "answered": c.answered,
+            "abandoned": c.abandoned,
+            "short_abandoned": c.short_abandoned,
+            "callbacks_requested": c.callbacks_requested,
+            "answered_within_service_level": c.answered_in_time,
+            "service_level": c.service_level_pct,
+            "service_level_definition": definitions(self._rules)["service_level"],
+            "average_speed_of_answer_s": c.average_speed_of_answer_s,
         }
+
+
+def _at(fact: CallFact) -> float:
+    return fact.at
 
 
 class LiveFeed:
@@ -56,6 +108,7 @@ class LiveFeed:
         clock: Callable[[], float],
         local_time: Callable[[], datetime],
         spawn: Spawn,
+        rules: FigureRules,
     ) -> None:
         self._core = core
         self._book = book
@@ -64,9 +117,9 @@ class LiveFeed:
         self._clock = clock
         self._local_time = local_time
         self._spawn = spawn
+        self._rules = rules
         self.bus = EventBus()
-        self.service_level_seconds = 20.0
-        self.today = DayCounters(day="")
+        self._today = DayFigures("", 0.0, 0.0, rules)
         self.alarms: dict[str, dict[str, Any]] = {}  # raised and not yet cleared, by name
 
     def publish_queue(self) -> None:
@@ -80,27 +133,40 @@ class LiveFeed:
             today=snap["today"],
         )
 
-    def _count(self, out: Any) -> None:
-        if not isinstance(out, CallAnswered | CallAbandoned):
-            return
-        day = self._local_time().date().isoformat()
-        if self.today.day != day:
-            self.today = DayCounters(day=day)
-        if isinstance(out, CallAnswered):
-            self.today.answered += 1
-            if out.waited <= self.service_level_seconds:
-                self.today.answered_in_time += 1
-        else:
-            self.today.abandoned += 1
+    def today(self) -> DayFigures:
+        """Today's figures: calls that joined the queue on the centre's local day."""
+        local = self._local_time()
+        day = local.date().isoformat()
+        if self._today.day != day:
+            start, end, _ = period_bounds("day", local.date(), local.tzinfo)
+            self._today = DayFigures(day, start, end, self._rules)
+        return self._today
+
+    def call_queued(self, call_id: str, line: str, at: float) -> None:
+        """A caller joined a line's queue (the live "queued" fact)."""
+        self.today().add(CallFact(call_id, at, "queued", {"line": line}))
 
     async def load_today(self) -> None:
-        """Today's answered/abandoned so far (after a restart the wallboard goes on counting)."""
-        local = self._local_time()
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        counts = await self._events.day_counts(midnight, self.service_level_seconds)
-        self.today = DayCounters(local.date().isoformat(), **counts)
+        """Today's calls so far, from the event log (after a restart the wallboard goes on)."""
+        today = self.today()
+        for fact in await self._events.call_facts(today.start):
+            today.add(fact)
 
-    def publish(self, out: Any) -> None:
+    def _count(self, out: Output) -> None:
+        # Waits rounded as they are stored, so the live and stored figures agree.
+        match out:
+            case CallAnswered():
+                data = {"line": out.line, "agent": out.job_number, "waited": round(out.waited, 3)}
+                self.today().add(CallFact(out.call_id, out.at, "answered", data))
+            case CallAbandoned():
+                data = {"line": out.line, "waited": round(out.waited, 3)}
+                self.today().add(CallFact(out.call_id, out.at, "abandoned", data))
+            case CallNote() if out.kind in CALL_KINDS:
+                self.today().add(CallFact(out.call_id, self._clock(), out.kind, dict(out.data)))
+            case _:
+                pass
+
+    def publish(self, out: Output) -> None:
         """Tell the live event stream (agents' screens, wallboard) what changed."""
         self._count(out)
         bus = self.bus
@@ -184,7 +250,7 @@ class LiveFeed:
             "at": now,
             "peak_level": int(self._core.peak.level),
             "lines": lines,
-            "today": self.today.as_json(self.service_level_seconds),
+            "today": self.today().as_json(),
             "alarms": [{"alarm": name, **details} for name, details in self.alarms.items()],
             "agents": [
                 {

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import TextIO
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from acd.settings import LogSettings
 
@@ -15,26 +16,26 @@ from acd.settings import LogSettings
 _SECRET_KEYS = frozenset({"secret", "password", "token", "key", "authorization"})
 
 
-def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     for key in event.keys() & _SECRET_KEYS:
         event[key] = "***"
     return event
 
 
-def configure_logging(settings: LogSettings, stream: Any = None) -> None:
+def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib bridge once, from the settings."""
     stream = stream or sys.stderr
     fmt = settings.format
     if fmt == "auto":
         under_systemd = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
         fmt = "json" if under_systemd or not stream.isatty() else "console"
-    renderer: Any = (
+    renderer: Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    level = getattr(logging, settings.level.upper())
-    processors: list[Any] = [
+    level: int = getattr(logging, settings.level.upper())
+    processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

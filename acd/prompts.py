@@ -49,7 +49,7 @@ class PromptLibrary:
                 raise PromptError(f"{tool} is not installed (apt-get install espeak-ng sox)")
         manifest_path = self.dir / "manifest.json"
         manifest = await asyncio.to_thread(_read_manifest, manifest_path)
-        todo = []
+        todo: list[tuple[Phrase, Path, str]] = []
         for phrase in phrases:
             digest = _digest(phrase)
             target = self.dir / phrase.language / f"{phrase.key}.wav"
@@ -57,9 +57,12 @@ class PromptLibrary:
                 todo.append((phrase, target, digest))
         if not todo:
             return 0
-        await asyncio.to_thread(
-            lambda: [t.parent.mkdir(parents=True, exist_ok=True) for _, t, _ in todo]
-        )
+
+        def make_dirs() -> None:
+            for _, t, _ in todo:
+                t.parent.mkdir(parents=True, exist_ok=True)
+
+        await asyncio.to_thread(make_dirs)
         limit = asyncio.Semaphore(concurrency)
 
         async def one(phrase: Phrase, target: Path, digest: str) -> None:

@@ -46,6 +46,8 @@ class NoSuchRecording(Exception):
 
 
 class RecordingService:
+    """Watches the recordings disk, purges old recordings and audits who hears them."""
+
     def __init__(
         self,
         store: RecordingStore,

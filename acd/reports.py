@@ -18,6 +18,8 @@ CSV_ROWS = ("lines", "agents")
 
 
 class ReportService:
+    """Computes the report of a day, week or month in the centre's time zone."""
+
     def __init__(
         self,
         source: ReportSource,

@@ -38,6 +38,8 @@ class _Section(BaseModel):
 
 
 class AmiSettings(_Section):
+    """The ``[ami]`` section: how to reach and log in to Asterisk's manager interface."""
+
     host: str = "127.0.0.1"
     port: Port = 5038
     username: str = "acd"
@@ -65,6 +67,8 @@ class AmiSettings(_Section):
 
 
 class FastAgiSettings(_Section):
+    """The ``[fastagi]`` section: where acd serves FastAGI, and its timeouts."""
+
     host: str = "127.0.0.1"
     port: Port = 4573
     command_timeout: Seconds = 60.0
@@ -72,11 +76,15 @@ class FastAgiSettings(_Section):
 
 
 class HttpSettings(_Section):
+    """The ``[http]`` section: where the HTTP API listens."""
+
     host: str = "127.0.0.1"
     port: Port = 8080
 
 
 class DatabaseSettings(_Section):
+    """The ``[database]`` section: the database URL (SQLite or PostgreSQL)."""
+
     url: str = "sqlite+aiosqlite:///acd.db"
 
     @field_validator("url")
@@ -92,11 +100,15 @@ class DatabaseSettings(_Section):
 
 
 class LogSettings(_Section):
+    """The ``[log]`` section: log level and format."""
+
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
 
 
 class IvrSettings(_Section):
+    """The ``[ivr]`` section: the IVR tree, the callers' language and the centre's time zone."""
+
     tree: Path | None = None  # the IVR tree (TOML); None: the bundled default
     language: Literal["en", "zh"] = "en"  # callers' language unless the channel says otherwise
     timezone: str = "Asia/Shanghai"  # for working hours and the duty schedule
@@ -112,12 +124,16 @@ class IvrSettings(_Section):
 
 
 class PromptSettings(_Section):
+    """The ``[prompts]`` section: where the prompt audio is rendered and how Asterisk finds it."""
+
     dir: Path = Path("prompts")  # where acd renders the prompt audio
     asterisk_dir: str | None = None  # the same folder as Asterisk sees it (chroot)
     render: bool = True  # render missing or changed prompts at start
 
 
 class PeakSettings(_Section):
+    """The ``[acd.peak]`` section: when the peak plan steps up and back down."""
+
     level1_waiting: int = Field(default=8, ge=1)
     level1_sustain: Seconds = 30 * 60
     level1_release: int = Field(default=4, ge=0)
@@ -129,6 +145,8 @@ class PeakSettings(_Section):
 
 
 class AcdSettings(_Section):
+    """The ``[acd]`` section: ringing, wrap-up, queue announcements and the service level."""
+
     ring_timeout: Seconds = 15.0
     wrap_up: Seconds = 30.0
     max_wrap_up: Seconds = 300.0
@@ -147,6 +165,8 @@ class AcdSettings(_Section):
 
 
 class AgentSettings(_Section):
+    """One ``[[agents]]`` entry: an agent's job number, name, phone, skills, role and team."""
+
     job_number: Annotated[str, Field(pattern=r"^[0-9]{2,10}$")]
     name: str
     endpoint: str  # e.g. PJSIP/1001
@@ -159,6 +179,8 @@ RecordingPolicy = Literal["all", "none", "on_demand"]
 
 
 class RecordingSettings(_Section):
+    """The ``[recording]`` section: what is recorded, where, for how long, and the disk alarm."""
+
     dir: Path = Path("recordings")  # where recordings are found by acd
     asterisk_dir: str | None = None  # the same folder as Asterisk sees it (chroot)
     policy: RecordingPolicy = "all"  # every connected call is recorded
@@ -173,6 +195,8 @@ class RecordingSettings(_Section):
 
 
 class FollowUpSettings(_Section):
+    """The ``[follow_up]`` section: which ratings open a ticket and when tickets are due."""
+
     low_score_max: int = Field(default=3, ge=1, le=4)  # a rating up to this opens a ticket
     low_score_within: LongSeconds = 2 * 3600
     normal_within: LongSeconds = 24 * 3600
@@ -182,21 +206,29 @@ class FollowUpSettings(_Section):
 
 
 class ReportSettings(_Section):
+    """The ``[reports]`` section: how reports count abandoned calls."""
+
     # A caller who hangs up within this many seconds is a short abandon: counted, but not
     # held against the service level.
     short_abandon_seconds: float = Field(default=5.0, ge=0, le=120)
 
 
 class ApiSettings(_Section):
+    """The ``[api]`` section: how long a bearer token stays valid."""
+
     token_ttl: float = Field(default=8 * 3600, gt=0, le=24 * 3600)  # one shift at most
 
 
 class SystemdSettings(_Section):
+    """The ``[systemd]`` section: whether acd tells systemd it is ready and stopping."""
+
     # READY is sent only after AMI login and the first resync.
     notify: bool = True
 
 
 class Settings(_Section):
+    """The whole configuration file: one field per section."""
+
     ami: AmiSettings
     fastagi: FastAgiSettings = FastAgiSettings()
     http: HttpSettings = HttpSettings()

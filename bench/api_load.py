@@ -38,8 +38,8 @@ async def main(n_agents: int, rounds: int) -> None:
     roles = tuple(
         (a.job_number, "supervisor" if a.role is Role.SUPERVISOR else "agent") for a in agents
     )
-    async with api_app(Path(tempfile.mkdtemp()), agents, roles) as (app, centre, _):
-        await centre.start()  # stores state changes as in production
+    async with api_app(Path(tempfile.mkdtemp()), agents, roles) as (app, services, _):
+        await services.pipeline.start()  # stores state changes as in production
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -49,7 +49,7 @@ async def main(n_agents: int, rounds: int) -> None:
             await drive(f"http://127.0.0.1:{port}/api/v1", agents, rounds, n_agents)
         finally:
             await runner.cleanup()
-            await centre.stop()
+            await services.pipeline.stop()
 
 
 async def drive(base: str, agents: list[Agent], rounds: int, n_agents: int) -> None:

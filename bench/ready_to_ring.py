@@ -59,14 +59,14 @@ async def main(calls: int) -> None:
     samples = []
     try:
         async with Daemon(settings) as daemon:
-            assert daemon.centre is not None
-            centre = daemon.centre
+            assert daemon.services is not None
+            centre, core = daemon.services.centre, daemon.services.pipeline.core
             centre.log_in("1001")
             callers = Callers(asterisk)
             placed = [await callers.dial(number=f"1390000{i:04d}") for i in range(calls)]
             await asyncio.gather(*(choose_tour(c) for c in placed))
-            await wait_for(lambda: len(centre.core.waiting) == calls, timeout=120)
-            status = centre.core.status("1001")
+            await wait_for(lambda: len(core.waiting) == calls, timeout=120)
+            status = core.status("1001")
             for i in range(calls):
                 mark = ami.mark()
                 started = time.monotonic()

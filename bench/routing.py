@@ -14,7 +14,8 @@ import random
 import time
 
 from acd.core.agents import Agent
-from acd.core.distributor import AcdRules, CallDistributor
+from acd.core.distributor import CallDistributor
+from acd.core.queueing import AcdRules
 
 LINES = ("cruise", "tour", "free_travel")
 

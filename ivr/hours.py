@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -11,7 +11,7 @@ END_OF_DAY = time.max
 """``close``/``end`` given as "24:00": the period runs to midnight, its last instant included."""
 
 
-def _end_of_day(value: Any) -> Any:
+def _end_of_day(value: object) -> object:
     if isinstance(value, str) and value.strip() in ("24:00", "24:00:00"):
         return END_OF_DAY
     return value
@@ -30,6 +30,8 @@ class _Model(BaseModel):
 
 
 class DayHours(_Model):
+    """One day's opening hours, with an optional lunch break."""
+
     open: time
     close: EndTime
     lunch_start: time | None = None

@@ -71,12 +71,16 @@ class AskNumber:
 
 @dataclass(frozen=True, slots=True)
 class WaitForAgent:
+    """Final step: play, then queue the caller for an agent on ``line``."""
+
     line: str
     say: tuple[Say, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class LeaveCallback:
+    """Final step: play, then save a request to call ``number`` back for ``line``."""
+
     line: str
     number: str
     say: tuple[Say, ...]
@@ -84,6 +88,8 @@ class LeaveCallback:
 
 @dataclass(frozen=True, slots=True)
 class Goodbye:
+    """Final step: play, then hang up; ``reason`` says why."""
+
     say: tuple[Say, ...]
     reason: str
 

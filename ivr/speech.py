@@ -19,6 +19,8 @@ class CatalogueError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
+    """One phrase to render: its catalogue key, language and text."""
+
     key: str
     language: str
     text: str

@@ -9,11 +9,15 @@ QUESTION, INVALID, THANKS = "survey_question", "survey_invalid", "survey_thanks"
 
 @dataclass(frozen=True, slots=True)
 class Ask:
+    """Play the prompts, then wait for a key."""
+
     prompts: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Done:
+    """The survey is over: the score, and the prompts to play last."""
+
     score: int | None  # None: no answer (silence, or invalid twice)
     prompts: tuple[str, ...]
 

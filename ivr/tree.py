@@ -38,16 +38,22 @@ class KeyAction(_Model):
 
 
 class Menu(_Model):
+    """One menu: its prompt and what each key does."""
+
     prompt: str
     prompt_no_human: str | None = None  # played instead when a human option is not offered
     keys: dict[str, KeyAction]
 
 
 class LineSpec(_Model):
+    """A line callers can ask for (e.g. cruise): the name whispered to the agent."""
+
     name_prompt: str  # whispered to the agent on answer, e.g. "cruise"
 
 
 class IvrTree(_Model):
+    """The whole IVR: lines, menus, key rules, working hours and the duty schedule."""
+
     welcome: str = "welcome"
     start: str = "main"
     repeat_key: str = "*"

@@ -17,12 +17,16 @@ DAY = 86400.0
 
 
 class RecordingState(StrEnum):
+    """Where a call's recording is: off, recording or paused."""
+
     OFF = "off"
     RECORDING = "recording"
     PAUSED = "paused"
 
 
 class RecordingAction(StrEnum):
+    """What an agent may ask of a call's recording."""
+
     START = "start"
     PAUSE = "pause"
     RESUME = "resume"
@@ -57,6 +61,8 @@ def next_state(state: RecordingState, action: RecordingAction, policy: Policy) -
 
 @dataclass(frozen=True, slots=True)
 class DiskRules:
+    """When the recordings disk counts as full."""
+
     min_free_bytes: int = 500 * 1024 * 1024
 
 
@@ -67,6 +73,8 @@ def disk_full(free_bytes: int, rules: DiskRules) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Kept:
+    """A recording whose file is still kept: its call and when it started."""
+
     call_id: str
     started_at: float
 

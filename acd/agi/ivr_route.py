@@ -7,8 +7,8 @@ from collections.abc import Callable
 import structlog
 
 from acd.agi.server import AgiCommandFailed, AgiRequest
-from acd.ami.executor import CallInfo
-from acd.callcentre import CallCentre
+from acd.centre.callflow import CallCentre
+from acd.core.calls import CallInfo
 from acd.prompts import PromptLibrary
 from acd.storage.events import CallEventLog
 from ivr.navigator import (
@@ -171,12 +171,11 @@ class CallbackRoute:
 
     async def __call__(self, request: AgiRequest) -> None:
         call_id = request.uniqueid
-        info = self._centre.book.calls.get(call_id)
-        if info is None or not request.caller_number.isdigit():
+        number = request.caller_number
+        info = self._centre.callback_instead(call_id, number) if number.isdigit() else None
+        if info is None:
             # Unknown to the engine (or no number to call): back to waiting.
             log.info("callback_refused", call_id=call_id)
             return
-        self._centre.callback_request(call_id, info.line, request.caller_number)
-        self._centre.book.calls.pop(call_id, None)
         await request.send_command("SET VARIABLE ACD_IVR_DONE 1")
         await play_files(request, [self._prompts.path(info.language, "callback_saved")], escape="")

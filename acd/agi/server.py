@@ -49,6 +49,12 @@ class AgiCommandFailed(AgiError):
 class AgiRequest(fast_agi.Request):  # type: ignore[misc]
     """One FastAGI session: the AGI headers plus commands with timeouts."""
 
+    # Set by panoramisk's untyped Request.__init__.
+    headers: dict[str, str]
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    encoding: str
+
     def __init__(self, *args: Any, command_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.command_timeout = command_timeout
@@ -91,7 +97,7 @@ class AgiRequest(fast_agi.Request):  # type: ignore[misc]
                 # Sent once when the caller hangs up; the command's own result follows.
                 self.hung_up = True
                 continue
-            result = parse_agi_result(text)
+            result: dict[str, Any] = parse_agi_result(text)
             if result.get("status_code") == 100:
                 continue
             if result.get("error") == "AGIUsageError":
@@ -114,6 +120,10 @@ Handler = Callable[[AgiRequest], Awaitable[None]]
 
 class FastAgiServer(fast_agi.Application):  # type: ignore[misc]
     """Route table (``ivr``, ``survey``...) served on loopback by default."""
+
+    # Set by panoramisk's untyped Application.__init__ and add_route.
+    default_encoding: str
+    _route: dict[str, Handler]
 
     def __init__(self, settings: FastAgiSettings) -> None:
         super().__init__(default_encoding="utf-8", loop=asyncio.get_running_loop())

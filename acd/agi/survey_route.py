@@ -6,14 +6,16 @@ import structlog
 
 from acd.agi.ivr_route import ask_key, caller_language, play_files
 from acd.agi.server import AgiRequest
-from acd.callcentre import CallCentre
+from acd.centre.callflow import CallCentre
 from acd.prompts import PromptLibrary
-from ivr.survey import Ask, Survey
+from ivr.survey import Ask, Done, Survey
 
 log = structlog.get_logger("acd.survey")
 
 
 class SurveyRoute:
+    """Plays the survey, reads the caller's 1-5 key and hands the score to the call centre."""
+
     def __init__(
         self, prompts: PromptLibrary, centre: CallCentre, default_language: str, wait: float
     ) -> None:
@@ -28,7 +30,7 @@ class SurveyRoute:
         agent = await _variable(request, "ACD_AGENT")
         line = await _variable(request, "ACD_LINE")
         survey = Survey()
-        step = survey.start()
+        step: Ask | Done = survey.start()
         while isinstance(step, Ask):
             paths = [self._prompts.path(language, p) for p in step.prompts]
             step = survey.on_key(await ask_key(request, paths, self._wait))

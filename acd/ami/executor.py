@@ -8,19 +8,21 @@ caller hears "agent 1001 at your service" and is bridged to the agent.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import date
+from typing import assert_never
 
 import structlog
 
+from acd.ami import actions
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiActionFailed, AmiError
+from acd.core.calls import AgentLeg, CallBook, CallInfo, SpySession
 from acd.core.channels import Channel, ChannelRegistry
 from acd.core.commands import (
     AnnouncePosition,
+    Command,
     ConnectCall,
     DialCallback,
     DialOut,
@@ -34,73 +36,28 @@ from acd.settings import RecordingSettings
 from ivr.speech import job_number_greeting, position_announcement
 from recording.policy import record_on_connect
 
+RecordingStarted = Callable[[CallInfo], None]
+
+
+class RecordingDisk:
+    """Whether the recordings disk is full (set by the disk check; no recording starts then)."""
+
+    def __init__(self) -> None:
+        self.full = False
+
+    def set_full(self, full: bool) -> None:
+        """The disk check's verdict."""
+        self.full = full
+
+
 log = structlog.get_logger("acd.executor")
 
-Command = (
-    RingAgent
-    | StopRinging
-    | ConnectCall
-    | DialCallback
-    | AnnouncePosition
-    | TellAgent
-    | TransferCall
-    | DialOut
-)
-
-
-@dataclass(slots=True)
-class CallInfo:
-    """What the adapter keeps about a waiting caller's channel."""
-
-    call_id: str  # the caller channel's uniqueid
-    line: str
-    language: str
-    caller_number: str = ""
-    caller_name: str = ""
-    enqueued_at: float = 0.0
-    ivr_path: tuple[str, ...] = ()
-    held: bool = False
-    recording: Path | None = None  # where acd finds this call's recording
-    recording_paused: bool = False
-
-
-@dataclass(slots=True)
-class AgentLeg:
-    """One ring of one agent's phone for one call."""
-
-    leg_id: str  # the uniqueid we gave the agent's channel
-    call_id: str
-    job_number: str
-    answered: bool = False
-    outbound: bool = False  # click-to-dial: the agent's own call
-
-
-@dataclass(slots=True)
-class SpySession:
-    """A supervisor's phone listening to, whispering to or barging in on an agent."""
-
-    leg_id: str
-    supervisor: str
-    agent: str
-    mode: str
-
-
-@dataclass
-class CallBook:
-    """The adapter's bookkeeping: callers' channels, agents' legs, supervisors' spy legs."""
-
-    calls: dict[str, CallInfo] = field(default_factory=dict)
-    legs: dict[str, AgentLeg] = field(default_factory=dict)
-    spies: dict[str, SpySession] = field(default_factory=dict)  # by supervisor
-
-    def leg_for(self, call_id: str, job_number: str) -> AgentLeg | None:
-        for leg in self.legs.values():
-            if leg.call_id == call_id and leg.job_number == job_number:
-                return leg
-        return None
+WAIT_CONTEXT = "acd-wait"  # where callers wait (music), hear announcements and are bridged
 
 
 class AmiExecutor:
+    """The one place that sends AMI actions about calls: the core's commands and call control."""
+
     def __init__(
         self,
         ami: AmiConnection,
@@ -109,7 +66,11 @@ class AmiExecutor:
         prompts: PromptLibrary,
         line_prompts: dict[str, str],
         default_language: str,
-        recording: RecordingSettings | None = None,
+        *,
+        recording: RecordingSettings | None,
+        disk: RecordingDisk,
+        recording_started: RecordingStarted,
+        local_date: Callable[[], date],
     ) -> None:
         self._ami = ami
         self._channels = channels
@@ -118,8 +79,9 @@ class AmiExecutor:
         self._line_prompts = line_prompts
         self._language = default_language
         self._recording = recording
-        self.recording_started: Callable[[CallInfo], None] | None = None
-        self.disk_full = False  # set by the disk check: start no recording, calls go on
+        self._disk = disk
+        self._recording_started = recording_started
+        self._local_date = local_date  # recordings are filed by the centre's day
 
     async def execute(self, command: Command) -> None:
         try:
@@ -140,6 +102,8 @@ class AmiExecutor:
                     await self._transfer(command)
                 case TellAgent():
                     log.info("tell_agent", agent=command.job_number, message=command.message)
+                case _:
+                    assert_never(command)
         except AmiError as exc:
             log.warning("command_failed", command=type(command).__name__, error=str(exc))
 
@@ -153,23 +117,21 @@ class AmiExecutor:
         name = "" if c.callback_number else (info.caller_name if info else "")
         log.info("ring_agent", call_id=c.call_id, agent=c.job_number, line=c.line, leg=leg.leg_id)
         await self._ami.originate(
-            {
-                "Channel": c.endpoint,
-                "Context": "acd-agent",
-                "Exten": "answered",
-                "Priority": "1",
+            actions.originate(
+                c.endpoint,
+                "acd-agent",
+                "answered",
+                channel_id=leg.leg_id,
+                caller_id=f'"{name or number}" <{number}>',
                 # Asterisk gives up a little after the core's own ring timeout.
-                "Timeout": str(int((c.timeout + 5) * 1000)),
-                "ChannelId": leg.leg_id,
-                "CallerID": f'"{name or number}" <{number}>',
-                "Variable": [
+                timeout_ms=int((c.timeout + 5) * 1000),
+                variables=[
                     f"ACD_CALL_ID={c.call_id}",
                     f"ACD_AGENT={c.job_number}",
                     f"ACD_LEG={leg.leg_id}",
                     f"ACD_WHISPER={whisper}",
                 ],
-                "Async": "true",
-            }
+            )
         )
 
     async def _stop_ringing(self, c: StopRinging) -> None:
@@ -178,7 +140,7 @@ class AmiExecutor:
             return
         log.info("stop_ringing", call_id=c.call_id, agent=c.job_number, leg=leg.leg_id)
         if leg.leg_id in self._channels:
-            await self._ami.send_action({"Action": "Hangup", "Channel": leg.leg_id, "Cause": "16"})
+            await self._hangup(leg.leg_id)
 
     async def _connect(self, c: ConnectCall) -> None:
         info = self._book.calls.get(c.call_id)
@@ -200,17 +162,15 @@ class AmiExecutor:
         self._book.legs[c.call_id] = AgentLeg(c.call_id, c.call_id, c.job_number, True, True)
         log.info("dial_out", agent=c.job_number, number=c.number, leg=c.call_id)
         await self._ami.originate(
-            {
-                "Channel": c.endpoint,
-                "Context": "acd-outbound",
-                "Exten": c.number,
-                "Priority": "1",
-                "Timeout": "30000",
-                "ChannelId": c.call_id,
-                "CallerID": f'"Calling {c.number}" <{c.number}>',
-                "Variable": [f"ACD_AGENT={c.job_number}"],
-                "Async": "true",
-            }
+            actions.originate(
+                c.endpoint,
+                "acd-outbound",
+                c.number,
+                channel_id=c.call_id,
+                caller_id=f'"Calling {c.number}" <{c.number}>',
+                timeout_ms=30000,
+                variables=[f"ACD_AGENT={c.job_number}"],
+            )
         )
 
     async def _transfer(self, c: TransferCall) -> None:
@@ -244,30 +204,22 @@ class AmiExecutor:
         r = self._recording
         if r is None or info.recording is not None:
             return False
-        if self.disk_full:
+        if self._disk.full:
             log.error("recording_skipped_disk_full", call_id=info.call_id, line=info.line)
             return False
-        relative = f"{time.strftime('%Y-%m-%d')}/{info.call_id}.wav"
+        relative = f"{self._local_date().isoformat()}/{info.call_id}.wav"
         target = f"{(r.asterisk_dir or str(r.dir)).rstrip('/')}/{relative}"
-        action = {"Action": "MixMonitor", "Channel": info.call_id, "File": target}
-        response = await self._ami.send_action(action)
+        response = await self._ami.send_action(actions.mixmonitor(info.call_id, target))
         if not response.success:
             log.error("recording_failed", call_id=info.call_id, error=response.get("Message"))
             return False
         info.recording = r.dir / relative
-        if self.recording_started is not None:
-            self.recording_started(info)
+        self._recording_started(info)
         return True
 
     async def mute_recording(self, info: CallInfo, muted: bool) -> None:
         """Pause (silence in the file, so its length still matches the call) or resume."""
-        action = {
-            "Action": "MixMonitorMute",
-            "Channel": info.call_id,
-            "Direction": "both",
-            "State": "1" if muted else "0",
-        }
-        response = await self._ami.send_action(action)
+        response = await self._ami.send_action(actions.mixmonitor_mute(info.call_id, muted))
         if not response.success:
             raise AmiActionFailed(f"MixMonitorMute: {response.get('Message', 'refused')}")
         info.recording_paused = muted
@@ -286,15 +238,7 @@ class AmiExecutor:
         if leg is None:
             return
         log.info("dial_callback", request=c.request_id, agent=c.job_number, number=c.number)
-        await self._ami.send_action(
-            {
-                "Action": "Redirect",
-                "Channel": leg.leg_id,
-                "Context": "acd-outbound",
-                "Exten": c.number,
-                "Priority": "1",
-            }
-        )
+        await self._ami.send_action(actions.redirect(leg.leg_id, "acd-outbound", c.number))
 
     # -- supervisor and agent call control (asked for through the API) --------
 
@@ -315,31 +259,21 @@ class AmiExecutor:
         current = self._book.spies.get(supervisor)
         if current is not None and current.leg_id in self._channels and current.agent == agent:
             await self._setvar(current.leg_id, "ACD_SPY_TARGET", target.name)
-            await self._ami.send_action(
-                {
-                    "Action": "Redirect",
-                    "Channel": current.leg_id,
-                    "Context": "acd-spy",
-                    "Exten": mode,
-                    "Priority": "1",
-                }
-            )
+            await self._ami.send_action(actions.redirect(current.leg_id, "acd-spy", mode))
             current.mode = mode
             return current
         session = SpySession(f"acd-{uuid.uuid4().hex}", supervisor, agent, mode)
         self._book.spies[supervisor] = session
         await self._ami.originate(
-            {
-                "Channel": endpoint,
-                "Context": "acd-spy",
-                "Exten": mode,
-                "Priority": "1",
-                "Timeout": "30000",
-                "ChannelId": session.leg_id,
-                "CallerID": f'"{mode} {agent}" <{agent}>',
-                "Variable": [f"ACD_SPY_TARGET={target.name}"],
-                "Async": "true",
-            }
+            actions.originate(
+                endpoint,
+                "acd-spy",
+                mode,
+                channel_id=session.leg_id,
+                caller_id=f'"{mode} {agent}" <{agent}>',
+                timeout_ms=30000,
+                variables=[f"ACD_SPY_TARGET={target.name}"],
+            )
         )
         return session
 
@@ -356,15 +290,7 @@ class AmiExecutor:
         if channel is None:
             raise AmiActionFailed(f"agent {job_number} has no call to hold")
         await self._setvar(call_id, "ACD_HELD", "1")
-        await self._ami.send_action(
-            {
-                "Action": "Redirect",
-                "Channel": channel.uniqueid,
-                "Context": "acd-agent",
-                "Exten": "held",
-                "Priority": "1",
-            }
-        )
+        await self._ami.send_action(actions.redirect(channel.uniqueid, "acd-agent", "held"))
 
     async def unhold(self, call_id: str) -> None:
         """The caller rejoins the agent (the bridge is made again)."""
@@ -392,21 +318,24 @@ class AmiExecutor:
         except AmiError as exc:  # AMI down: the leg ends by itself (acd-agent waits 30 s)
             log.warning("leg_hangup_failed", leg=leg_id, error=str(exc))
 
+    async def hang_up_unknown_leg(self, uniqueid: str) -> None:
+        """A leg rung by an engine that has since restarted: nobody waits for it."""
+        try:
+            await self._hangup(uniqueid)
+        except AmiError as exc:
+            log.info("unknown_leg_hangup_failed", leg=uniqueid, error=str(exc))
+
+    async def getvar(self, channel: str, name: str) -> str:
+        """A channel variable's value ("" when unset)."""
+        response = await self._ami.send_action(actions.getvar(channel, name))
+        return str(response.get("Value", ""))
+
     async def _hangup(self, channel: str) -> None:
-        await self._ami.send_action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
+        await self._ami.send_action(actions.hangup(channel))
 
     async def _setvar(self, channel: str, name: str, value: str) -> None:
-        await self._ami.send_action(
-            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-        )
+        await self._ami.send_action(actions.setvar(channel, name, value))
 
     async def _redirect(self, channel: str, exten: str) -> None:
-        await self._ami.send_action(
-            {
-                "Action": "Redirect",
-                "Channel": channel,
-                "Context": "acd-wait",
-                "Exten": exten,
-                "Priority": "1",
-            }
-        )
+        """The caller to another step of the waiting context (announce, connect, rejoin...)."""
+        await self._ami.send_action(actions.redirect(channel, WAIT_CONTEXT, exten))

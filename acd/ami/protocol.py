@@ -12,18 +12,40 @@ The engine uses it to put a snapshot into its event queue in stream order.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 from panoramisk.utils import EOL
+
+if TYPE_CHECKING:
+    from acd.ami.connection import AmiConnection
 
 
 class Utf8AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """AMIProtocol that decodes UTF-8 across chunk boundaries."""
 
-    def connection_made(self, transport: Any) -> None:
+    # What we use of panoramisk's untyped protocol; set in connection_made
+    # (``factory`` and ``encoding`` by AmiConnection).
+    transport: asyncio.Transport
+    closed: bool
+    responses: dict[str, Action]
+    factory: AmiConnection | None
+    version: str | None
+    encoding: str
+
+    if TYPE_CHECKING:
+
+        def send(
+            self, data: Action | dict[str, Any], as_list: bool | None = False
+        ) -> asyncio.Future[Any]: ...
+
+        def close(self) -> None: ...
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""

@@ -1,4 +1,8 @@
-"""Raw AMI messages → the core's events. One table, one small function per event."""
+"""Raw AMI messages → the core's events: the one table of what the engine consumes.
+
+One small function per event. manager.conf's filter lets these (and the
+replies to our actions) through and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,13 @@ from acd.core.channels import (
     ChannelHungUp,
     ChannelsSnapshot,
     ChannelStateChanged,
+)
+from acd.core.progress import (
+    AgentAnswered,
+    CallerGreeted,
+    PbxEvent,
+    PositionAnnounced,
+    RingFailed,
 )
 
 
@@ -53,18 +64,43 @@ def _hangup(m: Message) -> ChannelEvent:
     return ChannelHungUp(m["Uniqueid"], m["Cause-txt"])
 
 
-# The events the engine subscribes to (manager.conf filters the rest out).
-SUBSCRIPTIONS: dict[str, Callable[[Message], ChannelEvent]] = {
+def _agent_answered(m: Message) -> PbxEvent:
+    return AgentAnswered(m["Uniqueid"], m.get("Leg", ""))
+
+
+def _greeted(m: Message) -> PbxEvent:
+    return CallerGreeted(m["Uniqueid"], m.get("Agent", ""), m.get("Status", ""))
+
+
+def _announced(m: Message) -> PbxEvent:
+    return PositionAnnounced(m["Uniqueid"], m.get("Position", ""), m.get("Status", ""))
+
+
+def _originate_response(m: Message) -> PbxEvent | None:
+    # Success is followed by the channel's own events; only a failure matters.
+    return None if m.get("Response") == "Success" else RingFailed(m["Uniqueid"])
+
+
+# Everything the engine consumes from AMI, by event (UserEvents by their name).
+SUBSCRIPTIONS: dict[str, Callable[[Message], PbxEvent | None]] = {
     "Newchannel": _newchannel,
     "Newstate": _newstate,
     "NewCallerid": _newcallerid,
     "Hangup": _hangup,
+    "OriginateResponse": _originate_response,
+    # Raised by our dialplan (asterisk-conf/extensions.conf) with UserEvent().
+    "UserEvent:AcdAgentAnswered": _agent_answered,
+    "UserEvent:AcdGreeted": _greeted,
+    "UserEvent:AcdAnnounced": _announced,
 }
 
 
-def translate(message: Message) -> ChannelEvent | None:
+def translate(message: Message) -> PbxEvent | None:
     """The core event for an AMI event, or None when the engine ignores it."""
-    handler = SUBSCRIPTIONS.get(message.get("Event", ""))
+    name = message.get("Event", "")
+    if name == "UserEvent":
+        name = f"UserEvent:{message.get('UserEvent', '')}"
+    handler = SUBSCRIPTIONS.get(name)
     if handler is None or not message.get("Uniqueid"):
         return None
     return handler(message)

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 
 class UserRole(StrEnum):
+    """What a user may do: agent, supervisor or admin."""
+
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
@@ -14,6 +16,8 @@ class UserRole(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """Who is asking (from their token): job number, name, role and team."""
+
     job_number: str
     name: str
     role: UserRole

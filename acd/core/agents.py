@@ -7,6 +7,8 @@ from enum import StrEnum
 
 
 class AgentState(StrEnum):
+    """Where an agent is: logged out, not ready, ready, ringing, talking, after-call work."""
+
     LOGGED_OUT = "logged_out"
     READY = "ready"
     RINGING = "ringing"  # reserved for one offered call
@@ -16,6 +18,8 @@ class AgentState(StrEnum):
 
 
 class NotReadyReason(StrEnum):
+    """Why an agent is not ready (break, lunch, training, callback work, no answer...)."""
+
     BREAK = "break"
     LUNCH = "lunch"
     TRAINING = "training"
@@ -25,11 +29,15 @@ class NotReadyReason(StrEnum):
 
 
 class Role(StrEnum):
+    """An agent takes calls; a supervisor also listens, whispers and barges."""
+
     AGENT = "agent"
     SUPERVISOR = "supervisor"
 
 
 class AgentAction(StrEnum):
+    """What moves an agent from one state to another."""
+
     LOG_IN = "log_in"
     LOG_OUT = "log_out"
     READY = "ready"

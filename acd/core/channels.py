@@ -22,17 +22,23 @@ class Channel:
 
 @dataclass(frozen=True, slots=True)
 class ChannelCreated:
+    """A new channel appeared on Asterisk."""
+
     channel: Channel
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelStateChanged:
+    """A channel's state changed (e.g. Ringing, Up)."""
+
     uniqueid: str
     state: str
 
 
 @dataclass(frozen=True, slots=True)
 class CallerIdChanged:
+    """A channel's caller id changed."""
+
     uniqueid: str
     caller_number: str
     caller_name: str
@@ -40,6 +46,8 @@ class CallerIdChanged:
 
 @dataclass(frozen=True, slots=True)
 class ChannelHungUp:
+    """A channel is gone, with Asterisk's hang-up cause."""
+
     uniqueid: str
     cause: str = ""
 

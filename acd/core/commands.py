@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from acd.core.agents import AgentStateChanged
+from acd.core.peak import PeakLevelChanged
+
+# A value stored with a call event (written to the event log as JSON).
+NoteValue = str | int | float | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +107,29 @@ class CallAnswered:
     job_number: str
     waited: float
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallNote:
+    """Something that happened to a call, for the event log (e.g. "greeted", "held", "survey")."""
+
+    call_id: str
+    kind: str
+    data: Mapping[str, NoteValue]
+
+
+# What the core asks of Asterisk (carried out in order by the AMI adapter).
+Command = (
+    RingAgent
+    | StopRinging
+    | ConnectCall
+    | DialCallback
+    | AnnouncePosition
+    | TellAgent
+    | TransferCall
+    | DialOut
+)
+# What happened, for storage (written in order) and for the live feed.
+Fact = AgentStateChanged | CallAbandoned | CallAnswered | PeakLevelChanged | CallNote
+# Everything the core returns.
+Output = Command | Fact

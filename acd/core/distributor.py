@@ -11,110 +11,52 @@ goes to the next agent without losing its place.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from acd.core.agents import (
     Agent,
     AgentAction,
     AgentState,
-    AgentStateChanged,
     AgentStatus,
     NotReadyReason,
-    Role,
 )
 from acd.core.commands import (
-    AnnouncePosition,
     CallAbandoned,
     CallAnswered,
     ConnectCall,
     DialCallback,
     DialOut,
+    Output,
     RingAgent,
     StopRinging,
     TellAgent,
     TransferCall,
 )
-from acd.core.peak import PeakLevel, PeakLevelChanged, PeakPlan, PeakRules
-from acd.core.ready_index import ReadyIndex
-
-Output = Any  # one of the dataclasses in acd.core.commands, AgentStateChanged, PeakLevelChanged
-
-BREAK_REASONS = frozenset({NotReadyReason.BREAK, NotReadyReason.LUNCH})
-
-
-class NoSuchAgent(Exception):
-    """No agent has that job number."""
-
-
-class NoSuchCall(Exception):
-    """No waiting or connected call has that id."""
-
-
-class Refused(Exception):
-    """A request the rules do not allow right now (the message says why)."""
+from acd.core.peak import PeakLevel, PeakLevelChanged
+from acd.core.queueing import (
+    BREAK_REASONS,
+    AcdRules,
+    ConnectedCall,
+    NoSuchCall,
+    Refused,
+    WaitingCall,
+    announcements_due,
+    in_order,
+    position,
+)
+from acd.core.roster import AgentRoster
 
 
-@dataclass(frozen=True, slots=True)
-class AcdRules:
-    ring_timeout: float = 15.0
-    wrap_up: float = 30.0
-    max_wrap_up: float = 300.0
-    announce_every: float | None = 30.0
-    peak: PeakRules = field(default_factory=PeakRules)
-
-
-@dataclass(slots=True)
-class WaitingCall:
-    """A caller (or a callback request) waiting for an agent."""
-
-    call_id: str
-    line: str
-    enqueued_at: float
-    priority: int = 0
-    caller: str = ""
-    callback_number: str | None = None
-    offered_to: str | None = None
-    ring_deadline: float | None = None
-    announced_at: float | None = None
-    target_agent: str | None = None  # a transfer to one person waits for them only
-
-    @property
-    def order(self) -> tuple[int, float, str]:
-        return (-self.priority, self.enqueued_at, self.call_id)
-
-
-@dataclass(slots=True)
-class ConnectedCall:
-    call_id: str
-    line: str
-    job_number: str
-
-
-class CallDistributor:
+class CallDistributor(AgentRoster):
     """Agents, waiting calls and the peak plan, and the rules that join them."""
 
     def __init__(self, rules: AcdRules | None = None, agents: Iterable[Agent] = ()) -> None:
-        self.rules = rules or AcdRules()
-        self.peak = PeakPlan(self.rules.peak)
-        self.agents: dict[str, AgentStatus] = {}
+        super().__init__(rules, agents)
         self.waiting: dict[str, WaitingCall] = {}
         self.connected: dict[str, ConnectedCall] = {}
         self._callbacks_done: set[str] = set()
-        self._ready = ReadyIndex()
-        for agent in agents:
-            self.add_agent(agent)
 
     # -- agents ---------------------------------------------------------------
-
-    def add_agent(self, agent: Agent) -> None:
-        self.agents[agent.job_number] = AgentStatus(agent)
-
-    def status(self, job_number: str) -> AgentStatus:
-        try:
-            return self.agents[job_number]
-        except KeyError:
-            raise NoSuchAgent(f"no agent with job number {job_number}") from None
 
     def restore_agent(
         self,
@@ -146,13 +88,6 @@ class CallDistributor:
         if state is AgentState.TALKING and talking_on is not None:
             status.call_id = talking_on
             self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
-
-    def set_skills(self, job_number: str, skills: dict[str, int]) -> None:
-        """New skill levels take effect at once (a ready agent is re-indexed)."""
-        status = self.status(job_number)
-        status.agent = replace(status.agent, skills=dict(skills))
-        if status.state is AgentState.READY:
-            self._ready.became_ready(status)
 
     def log_in(self, job_number: str, now: float, endpoint: str | None = None) -> list[Output]:
         """Log in, optionally at another phone (hot desking) for this session."""
@@ -305,24 +240,7 @@ class CallDistributor:
         )
         if not requests:
             raise Refused(f"no callback request waits for agent {job_number}'s lines")
-        call = requests[0]
-        out: list[Output] = [
-            self._change(status, AgentAction.TAKE_CALLBACK, now, call_id=call.call_id)
-        ]
-        call.offered_to = job_number
-        call.ring_deadline = now + self.rules.ring_timeout
-        agent = status.agent
-        out.append(
-            RingAgent(
-                call.call_id,
-                job_number,
-                agent.endpoint,
-                call.line,
-                self.rules.ring_timeout,
-                call.callback_number,
-            )
-        )
-        return out
+        return self._offer(requests[0], status, AgentAction.TAKE_CALLBACK, now)
 
     def transfer(
         self, call_id: str, now: float, *, line: str | None = None, to_agent: str | None = None
@@ -355,86 +273,30 @@ class CallDistributor:
     def tick(self, now: float) -> list[Output]:
         """Timers: unanswered rings, ends of wrap-up, position announcements, peak plan."""
         out: list[Output] = []
-        for call in sorted(self.waiting.values(), key=lambda c: c.order):
+        for call in in_order(self.waiting.values()):
             if call.ring_deadline is not None and now >= call.ring_deadline:
                 out += self._ring_no_answer(call, now)
         for status in self.agents.values():
             if status.state is AgentState.AFTER_CALL and status.wrap_up_until is not None:
                 if now >= status.wrap_up_until:
                     out += self._finish_wrap_up(status, now, dispatch=False)
-        out += self._announce_positions(now)
+        out += announcements_due(self.waiting, self.rules.announce_every, now)
         return out + self._dispatch(now)
 
     # -- views ----------------------------------------------------------------
 
     def position(self, call_id: str) -> int:
         """1-based place of a waiting call among the calls of its line."""
-        call = self.waiting[call_id]
-        return 1 + sum(
-            1 for c in self.waiting.values() if c.line == call.line and c.order < call.order
-        )
+        return position(self.waiting, call_id)
 
     def live_waiting(self) -> int:
         return sum(1 for c in self.waiting.values() if c.callback_number is None)
 
     # -- rules ----------------------------------------------------------------
 
-    def _change(
-        self,
-        status: AgentStatus,
-        action: AgentAction,
-        now: float,
-        *,
-        reason: NotReadyReason | None = None,
-        call_id: str | None = None,
-    ) -> AgentStateChanged:
-        """Apply one agent transition; a newly ready agent joins the ready index."""
-        change = status.apply(action, now, reason=reason, call_id=call_id)
-        if change.new is AgentState.READY:
-            self._ready.became_ready(status)
-        return change
-
-    def _check_not_ready_allowed(self, status: AgentStatus, reason: NotReadyReason) -> None:
-        level = self.peak.level
-        if reason in BREAK_REASONS and level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
-            raise Refused(f"{reason.value} refused: breaks are suspended by the peak plan")
-        if reason is NotReadyReason.CALLBACK_WORK:
-            if level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
-                raise Refused("callback work is paused by the peak plan")
-            busy = sum(
-                1
-                for s in self.agents.values()
-                if s.reason is NotReadyReason.CALLBACK_WORK and s is not status
-            )
-            if busy >= self.rules.peak.max_callback_agents:
-                raise Refused(
-                    f"already {busy} agents on callback work "
-                    f"(at most {self.rules.peak.max_callback_agents})"
-                )
-
-    def _can_take(self, status: AgentStatus, line: str) -> bool:
-        if status.state is not AgentState.READY:
-            return False
-        all_staff = self.peak.level is PeakLevel.ALL_STAFF
-        if status.agent.role is Role.SUPERVISOR and not all_staff:
-            return False
-        return all_staff or status.agent.level_for(line) > 0
-
-    def _best_agent(self, line: str) -> AgentStatus | None:
-        if self.peak.level is not PeakLevel.ALL_STAFF:
-            return self._ready.best(line)
-        # All staff on the phones: everyone ready takes every line (rare; a scan).
-        candidates = [s for s in self.agents.values() if self._can_take(s, line)]
-        if not candidates:
-            return None
-        return min(
-            candidates,
-            key=lambda s: (-s.agent.level_for(line), s.idle_since, s.agent.job_number),
-        )
-
     def _dispatch(self, now: float) -> list[Output]:
         out: list[Output] = []
-        for call in sorted(self.waiting.values(), key=lambda c: c.order):
+        for call in in_order(self.waiting.values()):
             if call.offered_to is not None:
                 continue
             if call.target_agent is not None:
@@ -444,20 +306,26 @@ class CallDistributor:
                 status = self._best_agent(call.line)
             if status is None:
                 continue
-            out.append(self._change(status, AgentAction.OFFER, now, call_id=call.call_id))
-            call.offered_to = status.agent.job_number
-            call.ring_deadline = now + self.rules.ring_timeout
-            out.append(
-                RingAgent(
-                    call.call_id,
-                    status.agent.job_number,
-                    status.agent.endpoint,
-                    call.line,
-                    self.rules.ring_timeout,
-                    call.callback_number,
-                )
-            )
+            out += self._offer(call, status, AgentAction.OFFER, now)
         return out + self._after_queue_change(now)
+
+    def _offer(
+        self, call: WaitingCall, status: AgentStatus, action: AgentAction, now: float
+    ) -> list[Output]:
+        """Ring this agent for this call; the call keeps its place until answered."""
+        change = self._change(status, action, now, call_id=call.call_id)
+        call.offered_to = status.agent.job_number
+        call.ring_deadline = now + self.rules.ring_timeout
+        agent = status.agent
+        ring = RingAgent(
+            call.call_id,
+            agent.job_number,
+            agent.endpoint,
+            call.line,
+            self.rules.ring_timeout,
+            call.callback_number,
+        )
+        return [change, ring]
 
     def _after_queue_change(self, now: float) -> list[Output]:
         change = self.peak.update(self.live_waiting(), now)
@@ -526,28 +394,5 @@ class CallDistributor:
         out: list[Output] = [self._change(status, AgentAction.WRAP_UP_ENDED, now)]
         return out + (self._dispatch(now) if dispatch else [])
 
-    def _announce_positions(self, now: float) -> list[Output]:
-        every = self.rules.announce_every
-        if every is None:
-            return []
-        out: list[Output] = []
-        for call in sorted(self.waiting.values(), key=lambda c: c.order):
-            if call.callback_number is not None or call.offered_to is not None:
-                continue
-            last = call.announced_at if call.announced_at is not None else call.enqueued_at
-            if now - last >= every:
-                call.announced_at = now
-                out.append(AnnouncePosition(call.call_id, self.position(call.call_id)))
-        return out
 
-
-__all__ = [
-    "AcdRules",
-    "AgentStateChanged",
-    "CallDistributor",
-    "ConnectedCall",
-    "NoSuchAgent",
-    "NoSuchCall",
-    "Refused",
-    "WaitingCall",
-]
+__all__ = ["CallDistributor", "NoSuchCall", "Refused"]  # the errors for older importers

@@ -14,6 +14,8 @@ from enum import StrEnum
 
 
 class Category(StrEnum):
+    """What a call was about, as the agent registers it."""
+
     CONSULTATION = "consultation"
     SERVICE_REQUEST = "service_request"
     COMPLAINT = "complaint"
@@ -21,18 +23,24 @@ class Category(StrEnum):
 
 
 class Urgency(StrEnum):
+    """How soon a follow-up is due."""
+
     NORMAL = "normal"
     URGENT = "urgent"
     CRITICAL = "critical"  # the supervisors are told at once
 
 
 class TicketReason(StrEnum):
+    """Why a follow-up ticket was opened: a low rating or the agent's registration."""
+
     LOW_SCORE = "low_score"  # the caller rated the service 1-3
     REGISTRATION = "registration"  # the agent registered a call that needs a follow-up
 
 
 @dataclass(frozen=True, slots=True)
 class FollowUpRules:
+    """Deadlines for follow-up tickets, and which rating counts as low."""
+
     low_score_max: int = 3
     low_score_within: float = 2 * 3600.0
     normal_within: float = 24 * 3600.0
@@ -58,6 +66,8 @@ def needs_follow_up(category: Category, urgency: Urgency, asked: bool | None) ->
 
 @dataclass(slots=True)
 class Ticket:
+    """A follow-up for the team lead: who, why, due when, taken and closed by whom."""
+
     id: int
     call_id: str
     reason: TicketReason

@@ -15,6 +15,8 @@ from enum import IntEnum
 
 
 class PeakLevel(IntEnum):
+    """The peak plan's level: normal, callbacks and breaks stop, all staff on the phones."""
+
     NORMAL = 0
     CALLBACKS_AND_BREAKS_STOP = 1
     ALL_STAFF = 2
@@ -22,6 +24,8 @@ class PeakLevel(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class PeakRules:
+    """When the peak plan steps up and back down (waiting callers sustained for a time)."""
+
     level1_waiting: int = 8
     level1_sustain: float = 30 * 60
     level1_release: int = 4
@@ -40,6 +44,8 @@ class PeakRules:
 
 @dataclass(frozen=True, slots=True)
 class PeakLevelChanged:
+    """The peak plan changed level (a fact for storage and the wallboard)."""
+
     old: PeakLevel
     new: PeakLevel
     waiting: int

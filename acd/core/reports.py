@@ -5,16 +5,10 @@ Inputs are the engine's own records: call events keyed by the interaction id
 ``callback_requested``), agents' state changes (talking, after-call, ready,
 not ready with a reason) and follow-up tickets.
 
-Definitions (also returned with every report):
-- A call belongs to the period in which the caller joined the queue.
-- Offered = calls that joined a line's queue. A short abandon is a caller who
-  hung up within ``short_abandon`` seconds: counted, but left out of the
-  service level. Every other abandon counts as missed.
-- Service level = answered within ``service_level`` s / (answered + abandoned
-  - short abandons).
-- Handle time = talk + hold + after-call work; talk excludes hold.
-- Occupancy = (talking + ringing + after-call) / (that + ready), in the period.
-- A transferred call counts for the agent who finished it.
+What a call counts as and every figure's definition (service level, short
+abandons, speed of answer, handle time, occupancy) are in ``acd.core.figures``,
+shared with the live "today"; the definitions are returned with every report.
+Talk time excludes hold.
 """
 
 from __future__ import annotations
@@ -26,28 +20,33 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 from acd.core.agents import AgentState, AgentStateChanged, NotReadyReason
+from acd.core.figures import (
+    CallCounts,
+    CallFact,
+    CallOutcome,
+    FigureRules,
+    average,
+    average_handle_time,
+    by_call,
+    definitions,
+    occupancy,
+    reduce_call,
+)
 from acd.core.followups import Ticket, TicketReason
+
+__all__ = ["CallFact", "Period", "ReportRules", "build_report", "period_bounds"]
 
 Period = Literal["day", "week", "month"]
 BREAK_REASONS = tuple(r.value for r in NotReadyReason)
 
-
-@dataclass(frozen=True, slots=True)
-class CallFact:
-    call_id: str
-    at: float
-    kind: str
-    data: Mapping[str, Any]
+ReportRules = FigureRules  # the name the app and the tests know
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRules:
-    service_level: float = 20.0
-    short_abandon: float = 5.0
+def period_bounds(period: Period, day: date, zone: tzinfo | None) -> tuple[float, float, str]:
+    """Start and end (epoch seconds, local midnights) of the day, ISO week or month of ``day``.
 
-
-def period_bounds(period: Period, day: date, zone: tzinfo) -> tuple[float, float, str]:
-    """Start and end (epoch seconds, local midnights) of the day, ISO week or month of ``day``."""
+    ``zone`` None: the system's local time.
+    """
     if period == "day":
         first, last = day, day
         label = day.isoformat()
@@ -69,13 +68,7 @@ def period_bounds(period: Period, day: date, zone: tzinfo) -> tuple[float, float
 class _Figures:
     """What is summed for one line or one agent."""
 
-    offered: int = 0
-    answered: int = 0
-    answered_in_time: int = 0
-    abandoned: int = 0
-    short_abandoned: int = 0
-    callbacks_requested: int = 0
-    waited: float = 0.0
+    calls: CallCounts = field(default_factory=CallCounts)
     longest_wait: float = 0.0
     talk: float = 0.0
     hold: float = 0.0
@@ -91,7 +84,7 @@ class _Figures:
         return {
             "surveys": len(self.scores) + self.no_answer,
             "survey_no_answer": self.no_answer,
-            "survey_average": _avg(sum(self.scores), len(self.scores), 2),
+            "survey_average": average(sum(self.scores), len(self.scores), 2),
             "survey_distribution": {str(s): self.scores.count(s) for s in range(1, 6)},
             "low_score_follow_ups": self.follow_ups,
             "follow_ups_met_in_time": self.met,
@@ -104,17 +97,10 @@ class _Figures:
             "talk_s": round(self.talk, 1),
             "hold_s": round(self.hold, 1),
             "after_call_s": round(self.after_call, 1),
-            "average_handle_time_s": _avg(self.talk + self.hold + self.after_call, self.handled),
+            "average_handle_time_s": average_handle_time(
+                self.talk, self.hold, self.after_call, self.handled
+            ),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    line: str
-    agent: str | None
-    waited: float | None  # answered after, or abandoned after
-    abandoned: bool
-    callback: bool
 
 
 def build_report(
@@ -130,17 +116,14 @@ def build_report(
     rules: ReportRules,
 ) -> dict[str, Any]:
     """The report for [start, end): one row per line, one per agent, and the totals."""
-    by_call: dict[str, list[CallFact]] = {}
-    for event in sorted(events, key=lambda e: e.at):
-        call_id = event.call_id
-        if event.kind == "callback_requested":  # stored as "cb-<call id>"
-            call_id = call_id.removeprefix("cb-")
-        by_call.setdefault(call_id, []).append(event)
-    calls = {cid: c for cid, evs in by_call.items() if (c := _call(evs, start, end)) is not None}
+    facts = by_call(events)
+    calls = {
+        cid: c for cid, evs in facts.items() if (c := reduce_call(evs, start, end)) is not None
+    }
     lines: dict[str, _Figures] = {}
     agents: dict[str, _Figures] = {}
     total = _Figures()
-    handling = _handling(changes, by_call)
+    handling = _handling(changes, facts)
 
     for call_id, call in calls.items():
         rows = [lines.setdefault(call.line, _Figures()), total]
@@ -148,7 +131,7 @@ def build_report(
             _count_call(row, call, rules)
         if call.agent is not None:
             rows.append(agents.setdefault(call.agent, _Figures()))
-            rows[-1].answered += 1
+            rows[-1].calls.answered += 1
         known = handling.get(call_id) if call.agent is not None else None
         for row in rows:
             if known is not None:
@@ -156,7 +139,7 @@ def build_report(
                 row.talk += known[0]
                 row.hold += known[1]
                 row.after_call += known[2]
-            _count_survey(row, by_call[call_id])
+            _count_survey(row, facts[call_id])
 
     for ticket in tickets:
         ticket_call = calls.get(ticket.call_id)
@@ -177,57 +160,25 @@ def build_report(
         "label": label,
         "from": start,
         "to": end,
-        "definitions": {
-            "service_level": (
-                f"answered within {rules.service_level:g} s / (answered + abandoned - short"
-                f" abandons); abandons after {rules.short_abandon:g} s count as missed"
-            ),
-            "short_abandon": f"caller hung up within {rules.short_abandon:g} s of queueing",
-            "average_handle_time": "(talk + hold + after-call work) / answered calls",
-            "occupancy": "(talking + ringing + after-call) / (that + ready)",
-            "period": "a call belongs to the period in which it joined the queue",
-        },
-        "lines": [{"line": name, **_line_json(fig, rules)} for name, fig in sorted(lines.items())],
+        "definitions": definitions(rules),
+        "lines": [{"line": name, **_line_json(fig)} for name, fig in sorted(lines.items())],
         "agents": [
-            {"agent": job, **_agent_json(agents.get(job, _Figures()), time_in_state.get(job, {}))}
-            for job in sorted(set(agents) | set(time_in_state))
+            {
+                "agent": job_number,
+                **_agent_json(
+                    agents.get(job_number, _Figures()), time_in_state.get(job_number, {})
+                ),
+            }
+            for job_number in sorted(set(agents) | set(time_in_state))
         ],
-        "total": _line_json(total, rules),
+        "total": _line_json(total),
     }
 
 
-def _call(events: list[CallFact], start: float, end: float) -> _Call | None:
-    """One inbound call queued in the period, reduced to what the report needs."""
-    queued = next((e for e in events if e.kind == "queued"), None)
-    if queued is None or not start <= queued.at < end:
-        return None
-    answers = [e for e in events if e.kind == "answered"]
-    answered = answers[0] if answers else None
-    abandoned = next((e for e in events if e.kind == "abandoned"), None)
-    waited = answered or abandoned
-    return _Call(
-        line=str(queued.data.get("line", "")),
-        # A transferred call counts for the agent who finished it.
-        agent=str(answers[-1].data.get("agent")) if answers else None,
-        waited=float(waited.data.get("waited", 0.0)) if waited else None,
-        abandoned=answered is None and abandoned is not None,
-        callback=any(e.kind == "callback_requested" for e in events),
-    )
-
-
-def _count_call(row: _Figures, call: _Call, rules: ReportRules) -> None:
-    row.offered += 1
+def _count_call(row: _Figures, call: CallOutcome, rules: ReportRules) -> None:
+    row.calls.add(call, rules)
     if call.waited is not None:
         row.longest_wait = max(row.longest_wait, call.waited)
-    if call.agent is not None and call.waited is not None:
-        row.answered += 1
-        row.waited += call.waited
-        row.answered_in_time += call.waited <= rules.service_level
-    elif call.abandoned:
-        row.abandoned += 1
-        row.short_abandoned += (call.waited or 0.0) < rules.short_abandon
-    elif call.callback:
-        row.callbacks_requested += 1
 
 
 def _count_survey(row: _Figures, events: list[CallFact]) -> None:
@@ -242,7 +193,7 @@ def _count_survey(row: _Figures, events: list[CallFact]) -> None:
 
 
 def _handling(
-    changes: Iterable[AgentStateChanged], by_call: Mapping[str, list[CallFact]]
+    changes: Iterable[AgentStateChanged], facts: Mapping[str, list[CallFact]]
 ) -> dict[str, tuple[float, float, float]]:
     """Per call: (talk without hold, hold, after-call), from the agents' state changes."""
     talking: dict[str, float] = {}
@@ -256,7 +207,7 @@ def _handling(
             after[span.call_id] = after.get(span.call_id, 0.0) + span.length
     out = {}
     for call_id, talk in talking.items():
-        hold = min(_hold(by_call.get(call_id, [])), talk)
+        hold = min(_hold(facts.get(call_id, [])), talk)
         out[call_id] = (talk - hold, hold, after.get(call_id, 0.0))
     return out
 
@@ -274,7 +225,7 @@ def _hold(events: list[CallFact]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class _Span:
-    job: str
+    job_number: str
     state: AgentState
     reason: NotReadyReason | None
     call_id: str | None
@@ -288,12 +239,12 @@ def _spans(changes: Iterable[AgentStateChanged], until: float | None) -> list[_S
     for change in sorted(changes, key=lambda c: c.at):
         per_agent.setdefault(change.job_number, []).append(change)
     spans = []
-    for job, items in per_agent.items():
+    for job_number, items in per_agent.items():
         for this, after in zip(items, [*items[1:], None], strict=True):
             stop = after.at if after is not None else until
             if stop is not None and stop > this.at:
                 spans.append(
-                    _Span(job, this.new, this.reason, this.call_id, this.at, stop - this.at)
+                    _Span(job_number, this.new, this.reason, this.call_id, this.at, stop - this.at)
                 )
     return spans
 
@@ -310,22 +261,22 @@ def _time_in_states(
         key = span.state.value
         if span.state is AgentState.NOT_READY:
             key = f"not_ready:{(span.reason or NotReadyReason.OTHER).value}"
-        bucket = out.setdefault(span.job, {})
+        bucket = out.setdefault(span.job_number, {})
         bucket[key] = bucket.get(key, 0.0) + seconds
     return out
 
 
-def _line_json(fig: _Figures, rules: ReportRules) -> dict[str, Any]:
-    counted = fig.answered + fig.abandoned - fig.short_abandoned
+def _line_json(fig: _Figures) -> dict[str, Any]:
+    calls = fig.calls
     return {
-        "offered": fig.offered,
-        "answered": fig.answered,
-        "abandoned": fig.abandoned,
-        "short_abandoned": fig.short_abandoned,
-        "callbacks_requested": fig.callbacks_requested,
-        "answered_within_service_level": fig.answered_in_time,
-        "service_level_pct": _avg(100.0 * fig.answered_in_time, counted),
-        "average_speed_of_answer_s": _avg(fig.waited, fig.answered),
+        "offered": calls.offered,
+        "answered": calls.answered,
+        "abandoned": calls.abandoned,
+        "short_abandoned": calls.short_abandoned,
+        "callbacks_requested": calls.callbacks_requested,
+        "answered_within_service_level": calls.answered_in_time,
+        "service_level_pct": calls.service_level_pct,
+        "average_speed_of_answer_s": calls.average_speed_of_answer_s,
         "longest_wait_s": round(fig.longest_wait, 1),
         **fig.handling_json(),
         **fig.survey_json(),
@@ -333,20 +284,14 @@ def _line_json(fig: _Figures, rules: ReportRules) -> dict[str, Any]:
 
 
 def _agent_json(fig: _Figures, states: Mapping[str, float]) -> dict[str, Any]:
-    working = sum(states.get(s, 0.0) for s in ("talking", "ringing", "after_call"))
-    available = working + states.get("ready", 0.0)
     return {
-        "answered": fig.answered,
+        "answered": fig.calls.answered,
         **fig.handling_json(),
         "logged_in_s": round(sum(states.values()), 1),
         "ready_s": round(states.get("ready", 0.0), 1),
         "talking_state_s": round(states.get("talking", 0.0), 1),
         "after_call_state_s": round(states.get("after_call", 0.0), 1),
-        "occupancy_pct": _avg(100.0 * working, available),
+        "occupancy_pct": occupancy(states),
         "break_s": {r: round(states.get(f"not_ready:{r}", 0.0), 1) for r in BREAK_REASONS},
         **fig.survey_json(),
     }
-
-
-def _avg(total: float, count: float, digits: int = 1) -> float | None:
-    return round(total / count, digits) if count else None

@@ -9,11 +9,13 @@ from pydantic import Field
 
 from acd.aftercall import AfterCall, may_handle_tickets, registration_json
 from acd.core.followups import Category, Urgency
-from acd.http.api import API, USER, Route, _Body, parse_query
 from acd.http.errors import BadRequest, Forbidden, NotFound, json_body
+from acd.http.plumbing import API, USER, Body, Route, parse_query
 
 
-class RegistrationBody(_Body):
+class RegistrationBody(Body):
+    """The agent's after-call registration: category, urgency, notes."""
+
     category: Literal["consultation", "service_request", "complaint", "suggestion"]
     urgency: Literal["normal", "urgent", "critical"] = "normal"
     notes: str = Field(default="", max_length=4000)
@@ -24,18 +26,20 @@ class RegistrationBody(_Body):
     )
 
 
-class CloseBody(_Body):
+class CloseBody(Body):
+    """How a follow-up ticket was resolved."""
+
     outcome: str = Field(min_length=1, max_length=4000, description="what was done")
 
 
-class TicketsQuery(_Body):
+class TicketsQuery(Body):
+    """Which follow-up tickets to list."""
+
     status: Literal["open", "all"] = "open"
 
 
 def _service(request: web.Request) -> AfterCall:
     service = request.app[API].aftercall
-    if service is None:
-        raise NotFound("follow-ups are not enabled on this server")
     return service
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotConnected, AmiTimeout
 from acd.auth import AuthError
 from acd.core.agents import TransitionRefused
-from acd.core.distributor import NoSuchAgent, NoSuchCall, Refused
+from acd.core.queueing import NoSuchAgent, NoSuchCall, Refused
 from acd.recordings import NoSuchRecording, RecordingDenied, RecordingGone
 from acd.storage.followups import AlreadyRegistered, NoSuchTicket
 from recording.policy import RecordingRefused
@@ -25,6 +25,8 @@ log = structlog.get_logger("acd.http")
 
 
 class ApiError(Exception):
+    """An error the API answers with its own status and error id."""
+
     status = 400
     error_id = "bad_request"
 
@@ -34,26 +36,35 @@ class ApiError(Exception):
 
 
 class BadRequest(ApiError):
-    pass
+    """The request cannot be understood (400)."""
 
 
 class Unauthorized(ApiError):
+    """No valid token (401)."""
+
     status, error_id = 401, "unauthorized"
 
 
 class Forbidden(ApiError):
+    """The user may not do this (403)."""
+
     status, error_id = 403, "forbidden"
 
 
 class NotFound(ApiError):
+    """No such thing (404)."""
+
     status, error_id = 404, "not_found"
 
 
 class Gone(ApiError):
+    """It existed but is gone, e.g. a purged recording (410)."""
+
     status, error_id = 410, "gone"
 
 
-# The core's and adapters' errors, by type: (status, error_id).
+# The core's and adapters' errors by class: (status, error_id). A subclass that is not
+# listed maps like its nearest listed base (see ``domain_error``).
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     AmiActionFailed: (409, "pbx_refused"),
     AmiNotConnected: (503, "pbx_unavailable"),
@@ -72,6 +83,14 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     RecordingGone: (410, "recording_gone"),
     NoSuchRecording: (404, "no_such_recording"),
 }
+
+
+def domain_error(exc: Exception) -> tuple[int, str]:
+    """Status and error id of the nearest listed class of ``exc`` (subclasses map like a base)."""
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_ERRORS:
+            return DOMAIN_ERRORS[cls]
+    return 500, "internal_error"
 
 
 def error_response(status: int, error_id: str, message: str, details: Any = None) -> web.Response:
@@ -99,7 +118,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         error_id = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
         return error_response(exc.status, error_id, exc.reason)
     except tuple(DOMAIN_ERRORS) as exc:
-        status, error_id = DOMAIN_ERRORS[type(exc)]
+        status, error_id = domain_error(exc)
         return error_response(status, error_id, str(exc))
     except Exception:
         log.exception("api_internal_error", path=request.path)

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 import acd
-from acd.http.api import PREFIX, Route
+from acd.http.plumbing import PREFIX, Route
 
 ERROR_SCHEMA = {
     "type": "object",

@@ -8,41 +8,54 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from acd.http.api import API, USER, Route, _agent_target, _audit_if_intervention, _Body, parse_query
-from acd.http.errors import NotFound, json_body
+from acd.http.errors import json_body
+from acd.http.plumbing import (
+    API,
+    USER,
+    Body,
+    Route,
+    agent_target,
+    audit_if_intervention,
+    parse_query,
+)
 from acd.recordings import RecordingService
 from recording.policy import RecordingAction
 
 
-class RecordingBody(_Body):
+class RecordingBody(Body):
+    """Start, pause or resume the current call's recording."""
+
     action: Literal["start", "pause", "resume"] = Field(
         description="start (lines recorded on demand), pause (e.g. for a card number), resume"
     )
 
 
-class RecordingsQuery(_Body):
+class RecordingsQuery(Body):
+    """Which recordings to list (day, agent, line)."""
+
     date: dt.date | None = Field(default=None, description="the day (local); default: today")
     agent: str | None = Field(default=None, max_length=16)
     line: str | None = Field(default=None, max_length=32)
 
 
-class AudioQuery(_Body):
+class AudioQuery(Body):
+    """Play the recording in the page, or download it as a file."""
+
     download: bool = Field(default=False, description="as an attachment (else to play)")
 
 
 def _service(request: web.Request) -> RecordingService:
     service = request.app[API].recordings
-    if service is None:
-        raise NotFound("recordings are not enabled on this server")
     return service
 
 
 async def control(request: web.Request) -> web.Response:
-    job = _agent_target(request)
+    job_number = agent_target(request)
     body = RecordingBody.model_validate(await json_body(request))
-    result = await request.app[API].centre.control_recording(job, RecordingAction(body.action))
-    await _audit_if_intervention(request, f"force_recording_{body.action}", job)
-    return web.json_response(result)
+    control = request.app[API].control
+    change = await control.control_recording(job_number, RecordingAction(body.action))
+    await audit_if_intervention(request, f"force_recording_{body.action}", job_number)
+    return web.json_response({"call_id": change.call_id, "recording": change.recording})
 
 
 async def listing(request: web.Request) -> web.Response:
@@ -76,7 +89,7 @@ async def audio(request: web.Request) -> web.FileResponse:
 RECORDING_ROUTES: list[Route] = [
     Route(
         "POST",
-        "/agents/{job}/recording",
+        "/agents/{job_number}/recording",
         control,
         "Start (on-demand lines), pause or resume the recording of the agent's current call",
         RecordingBody,

@@ -9,12 +9,17 @@ from aiohttp import web
 from pydantic import Field
 
 from acd.core.access import may_supervise
-from acd.http.api import API, USER, Route, _Body, parse_query
+from acd.core.reports import Period
 from acd.http.errors import Forbidden, NotFound
+from acd.http.plumbing import API, USER, Body, Route, parse_query
 from acd.reports import as_csv
 
+PERIODS: dict[str, Period] = {"day": "day", "week": "week", "month": "month"}
 
-class ReportQuery(_Body):
+
+class ReportQuery(Body):
+    """Which day's period, as JSON or CSV (by lines or by agents)."""
+
     date: dt.date | None = Field(default=None, description="a day in the period; default: today")
     format: Literal["json", "csv"] = "json"
     rows: Literal["lines", "agents"] = Field(default="lines", description="CSV only")
@@ -25,13 +30,11 @@ async def report(request: web.Request) -> web.Response:
     if not may_supervise(user):
         raise Forbidden(f"{user.role.value} {user.job_number} may not read reports")
     service = request.app[API].reports
-    if service is None:
-        raise NotFound("reports are not enabled on this server")
-    period = request.match_info["period"]
-    if period not in ("day", "week", "month"):
-        raise NotFound(f"no report period {period!r} (day, week, month)")
+    period = PERIODS.get(request.match_info["period"])
+    if period is None:
+        raise NotFound(f"no report period {request.match_info['period']!r} (day, week, month)")
     query = parse_query(request, ReportQuery)
-    body = await service.report(period, query.date or service.today())  # type: ignore[arg-type]
+    body = await service.report(period, query.date or service.today())
     if query.format == "csv":
         name = f"acd-{body['label']}-{query.rows}.csv"
         return web.Response(

@@ -15,8 +15,8 @@ from aiohttp import WSMsgType, web
 
 from acd.core.access import User, may_supervise
 from acd.eventbus import LiveEvent
-from acd.http.api import API, authenticate
 from acd.http.errors import BadRequest
+from acd.http.plumbing import API, authenticate
 
 PRIVATE_TO_SUPERVISORS = frozenset(
     {
@@ -52,8 +52,8 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         since = int(since_raw) if since_raw is not None else None
     except ValueError:
         raise BadRequest(f"since must be a sequence number, not {since_raw!r}") from None
-    centre = request.app[API].centre
-    bus = centre.bus
+    live = request.app[API].live
+    bus = live.bus
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     subscription = bus.subscribe()  # from here on nothing is missed
@@ -61,14 +61,14 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     try:
         missed = bus.since(since) if since is not None else None
         if missed is None:
-            await ws.send_json({"kind": "snapshot", "seq": bus.seq, "data": centre.snapshot()})
+            await ws.send_json({"kind": "snapshot", "seq": bus.seq, "data": live.snapshot()})
             sent = bus.seq
         else:
             sent = since or 0
-            for event in missed:
-                sent = event.seq
-                if visible(user, event):
-                    await ws.send_json(event.as_json())
+            for earlier in missed:
+                sent = earlier.seq
+                if visible(user, earlier):
+                    await ws.send_json(earlier.as_json())
         while not reader.done():
             getter = asyncio.ensure_future(subscription.queue.get())
             await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)

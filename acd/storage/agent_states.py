@@ -12,6 +12,8 @@ from acd.storage.models import AgentStateRow
 
 
 class AgentStateLog:
+    """Agent state changes in the database: appended, and each agent's latest read back."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 

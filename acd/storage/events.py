@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,11 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from acd.core.figures import CALL_KINDS, CallFact
 from acd.storage.models import CallEventRow
 
 
 @dataclass(frozen=True, slots=True)
 class CallEvent:
+    """One stored event of a call."""
+
     call_id: str
     at: datetime
     kind: str
@@ -62,24 +65,22 @@ class CallEventLog:
                 by_call.setdefault(row.call_id.removeprefix("cb-"), []).append(row)
         return [_summary(c.call_id, c.at, by_call.get(c.call_id, [])) for c in calls]
 
-    async def day_counts(self, since_epoch: float, threshold: float) -> dict[str, int]:
-        """Answered (and within ``threshold`` s) and abandoned calls since a moment."""
+    async def call_facts(
+        self, since_epoch: float, kinds: Iterable[str] = CALL_KINDS
+    ) -> list[CallFact]:
+        """Events of these kinds (by default what a call counts as) at or after a moment.
+
+        Oldest first, as the reports read them.
+        """
         since = datetime.fromtimestamp(since_epoch, tz=UTC)
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(CallEventRow)
-                .where(CallEventRow.kind.in_(("answered", "abandoned")))
+            rows = await session.execute(
+                select(CallEventRow.call_id, CallEventRow.at, CallEventRow.kind, CallEventRow.data)
+                .where(CallEventRow.kind.in_(tuple(kinds)))
                 .where(CallEventRow.at >= since)
+                .order_by(CallEventRow.at, CallEventRow.id)
             )
-            counts = {"answered": 0, "answered_in_time": 0, "abandoned": 0}
-            for row in rows:
-                if row.kind == "abandoned":
-                    counts["abandoned"] += 1
-                else:
-                    counts["answered"] += 1
-                    if float(row.data.get("waited", 0)) <= threshold:
-                        counts["answered_in_time"] += 1
-        return counts
+            return [CallFact(c, as_epoch(at), k, d) for c, at, k, d in rows]
 
     async def for_call(self, call_id: str) -> list[CallEvent]:
         """Every event of one call, oldest first."""
@@ -113,3 +114,9 @@ def _summary(call_id: str, at: datetime, rows: list[CallEventRow]) -> dict[str, 
     entry["category"] = registered.data.get("category") if registered else None
     entry["urgency"] = registered.data.get("urgency") if registered else None
     return entry
+
+
+def as_epoch(at: datetime) -> float:
+    """Epoch seconds of a stored time."""
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

@@ -38,6 +38,8 @@ def as_ticket(row: FollowUpRow) -> Ticket:
 
 
 class FollowUpStore:
+    """Call registrations and follow-up tickets in the database."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base of acd's tables (their metadata is what migrations track)."""
 
 
 class CallEventRow(Base):

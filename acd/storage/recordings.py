@@ -15,6 +15,8 @@ from acd.storage.models import RecordingRow
 
 @dataclass(frozen=True, slots=True)
 class FileFacts:
+    """What a recording file holds: its size, SHA-256 and length."""
+
     size: int
     checksum: str
     duration: float | None  # None: not a readable WAV (cut off)
@@ -35,6 +37,8 @@ def inspect_file(path: Path) -> FileFacts | None:
 
 
 class RecordingStore:
+    """Recording rows in the database: started, finished, listed and purged."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from acd.core.agents import AgentState, AgentStateChanged, NotReadyReason
 from acd.core.followups import Ticket
 from acd.core.reports import CallFact
+from acd.storage.events import as_epoch
 from acd.storage.followups import as_ticket
 from acd.storage.models import AgentStateRow, CallEventRow, FollowUpRow
 
@@ -35,6 +36,8 @@ STATE_COLUMNS = (
 
 
 class ReportSource:
+    """Reads a period's call events, agents' state changes and follow-up tickets."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
@@ -57,7 +60,7 @@ class ReportSource:
             since = start
             while since < until:
                 upto = min(since + SLICE, until)
-                rows = await session.execute(
+                facts = await session.execute(
                     select(
                         CallEventRow.call_id, CallEventRow.at, CallEventRow.kind, CallEventRow.data
                     )
@@ -65,7 +68,7 @@ class ReportSource:
                     .where(CallEventRow.at < _utc(upto))
                     .order_by(CallEventRow.at, CallEventRow.id)
                 )
-                events += [CallFact(c, _epoch(at), k, d) for c, at, k, d in rows]
+                events += [CallFact(c, as_epoch(at), k, d) for c, at, k, d in facts]
                 rows = await session.execute(
                     select(*STATE_COLUMNS)
                     .where(AgentStateRow.at >= since)
@@ -84,10 +87,10 @@ class ReportSource:
 
 
 def _change(
-    job: str, old: str, new: str, reason: str | None, at: float, call_id: str | None
+    job_number: str, old: str, new: str, reason: str | None, at: float, call_id: str | None
 ) -> AgentStateChanged:
     return AgentStateChanged(
-        job,
+        job_number,
         AgentState(old),
         AgentState(new),
         NotReadyReason(reason) if reason else None,
@@ -98,8 +101,3 @@ def _change(
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
-
-
-def _epoch(at: datetime) -> float:
-    # SQLite hands back naive datetimes; they were stored in UTC.
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.storage.models import AgentSkillsRow, AuditRow, TokenRow, UserRow
 
 
 class UserStore:
+    """Users, their token hashes, agents' skills and the audit log in the database."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
@@ -32,7 +34,8 @@ class UserStore:
         async with self._sessions.begin() as session:
             await session.execute(delete(TokenRow).where(TokenRow.job_number == job_number))
             result = await session.execute(delete(UserRow).where(UserRow.job_number == job_number))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            # A DELETE's result is a CursorResult (execute() is typed as plain Result).
+            return bool(cast("CursorResult[Any]", result).rowcount)
 
     async def set_skills(self, job_number: str, skills: dict[str, int]) -> None:
         async with self._sessions.begin() as session:

@@ -8,8 +8,9 @@ import pytest
 
 from acd.aftercall import AfterCall
 from acd.core.access import User, UserRole
-from acd.core.distributor import CallDistributor, NoSuchCall, Refused
+from acd.core.distributor import CallDistributor
 from acd.core.followups import Category, FollowUpRules, Urgency
+from acd.core.queueing import NoSuchCall, Refused
 from acd.eventbus import EventBus
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
@@ -123,12 +124,11 @@ async def test_a_ticket_taken_by_one_lead_cannot_be_closed_by_another(service):
 
 
 async def test_a_low_rating_just_before_a_clean_stop_still_opens_its_ticket(tmp_path):
-    async with api_app(tmp_path) as (_, centre, _):
-        await centre.start()
-        centre.survey_result("c7", "1001", "tour", 2)
-        await centre.stop()
-        assert centre.aftercall is not None
-        (ticket,) = await centre.aftercall.store.tickets(open_only=True)
+    async with api_app(tmp_path) as (_, services, _):
+        await services.pipeline.start()
+        services.centre.survey_result("c7", "1001", "tour", 2)
+        await services.pipeline.stop()
+        (ticket,) = await services.aftercall.store.tickets(open_only=True)
         assert (ticket.call_id, ticket.reason, ticket.agent) == ("c7", "low_score", "1001")
-        survey = [e for e in await centre.events.for_call("c7") if e.kind == "survey"]
+        survey = [e for e in await services.events.for_call("c7") if e.kind == "survey"]
         assert [e.data["score"] for e in survey] == [2]

@@ -1,4 +1,8 @@
-"""Agents' phone legs as the call centre tracks them from AMI events (no Asterisk here)."""
+"""Agents' phone legs as the call centre tracks them from AMI events (no Asterisk here).
+
+Events go through the engine's one subscription table (``translate``) to the
+call tracking, as they do in the daemon.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import time
 
 from panoramisk.message import Message
 
-from acd.ami.executor import AgentLeg, CallInfo
+from acd.ami.translate import translate
 from acd.core.agents import AgentState
+from acd.core.calls import AgentLeg, CallInfo
+from acd.wiring import Services
 from tests.apiapp import api_app
 
 
@@ -17,28 +23,35 @@ def answered(leg: str) -> Message:
 
 
 def hangup(uniqueid: str) -> Message:
-    return Message({"Event": "Hangup", "Uniqueid": uniqueid})
+    return Message({"Event": "Hangup", "Uniqueid": uniqueid, "Cause-txt": "Normal Clearing"})
+
+
+def feed(services: Services, message: Message) -> None:
+    event = translate(message)
+    assert event is not None, message
+    services.tracking.on_pbx_event(event)
 
 
 async def test_the_first_agent_hanging_up_late_after_a_transfer_leaves_the_new_agent_talking(
     tmp_path,
 ):
-    async with api_app(tmp_path) as (_, centre, _):
-        for job in ("1001", "1002"):  # 1001 takes tour, 1002 cruise
-            centre.log_in(job)
-            centre.ready(job)
+    async with api_app(tmp_path) as (_, services, _):
+        centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
+        for job_number in ("1001", "1002"):  # 1001 takes tour, 1002 cruise
+            centre.log_in(job_number)
+            centre.ready(job_number)
         centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
-        centre.book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")  # as the executor rang it
-        centre.on_ami_event(answered("leg-1"))
-        centre.transfer("1001", line="cruise")
-        centre.book.legs["leg-2"] = AgentLeg("leg-2", "c1", "1002")
-        centre.on_ami_event(answered("leg-2"))
-        assert centre.core.status("1002").state is AgentState.TALKING
+        book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")  # as the executor rang it
+        feed(services, answered("leg-1"))
+        services.control.transfer("1001", line="cruise")
+        book.legs["leg-2"] = AgentLeg("leg-2", "c1", "1002")
+        feed(services, answered("leg-2"))
+        assert core.status("1002").state is AgentState.TALKING
 
-        centre.on_ami_event(hangup("leg-1"))  # 1001's phone goes down only now
+        feed(services, hangup("leg-1"))  # 1001's phone goes down only now
 
-        assert centre.core.status("1002").state is AgentState.TALKING
-        assert centre.core.connected["c1"].job_number == "1002"
-        centre.on_ami_event(hangup("leg-2"))  # 1002 hangs up: their after-call work
-        assert centre.core.status("1002").state is AgentState.AFTER_CALL
-        await centre.stop()
+        assert core.status("1002").state is AgentState.TALKING
+        assert core.connected["c1"].job_number == "1002"
+        feed(services, hangup("leg-2"))  # 1002 hangs up: their after-call work
+        assert core.status("1002").state is AgentState.AFTER_CALL
+        await services.pipeline.stop()

@@ -16,9 +16,9 @@ from tests.apiapp import api_app
 
 @pytest.fixture
 async def api(tmp_path):
-    async with api_app(tmp_path) as (app, centre, users):
+    async with api_app(tmp_path) as (app, services, users):
         async with TestClient(TestServer(app)) as client:
-            client.centre = centre
+            client.services = services
             client.users = users
             yield client
 
@@ -51,7 +51,7 @@ async def test_an_agent_logs_in_goes_ready_and_not_ready_with_a_reason(api):
         "/api/v1/agents/1001/not-ready", headers=headers, json={"reason": "lunch"}
     )
     assert (await resp.json())["reason"] == "lunch"
-    assert api.centre.core.status("1001").state.value == "not_ready"
+    assert api.services.centre.agent("1001").state == "not_ready"
 
 
 async def test_bad_input_is_a_4xx_with_a_message_never_a_500(api):
@@ -140,8 +140,8 @@ async def test_the_openapi_document_describes_every_route(api):
     documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
     assert len(served) >= 38
     assert served == documented
-    assert "/api/v1/agents/{job}/not-ready" in doc["paths"]
-    body = doc["paths"]["/api/v1/agents/{job}/not-ready"]["post"]["requestBody"]
+    assert "/api/v1/agents/{job_number}/not-ready" in doc["paths"]
+    body = doc["paths"]["/api/v1/agents/{job_number}/not-ready"]["post"]["requestBody"]
     assert (
         body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/NotReadyBody"
     )
@@ -154,7 +154,7 @@ async def test_an_agent_may_log_in_at_another_phone(api):
         "/api/v1/agents/1001/login", headers=headers, json={"endpoint": "PJSIP/1005"}
     )
     assert resp.status == 200
-    assert api.centre.core.status("1001").agent.endpoint == "PJSIP/1005"
+    assert api.services.pipeline.core.status("1001").agent.endpoint == "PJSIP/1005"
     await api.post("/api/v1/agents/1001/logout", headers=headers)
     resp = await api.post(
         "/api/v1/agents/1001/login", headers=headers, json={"endpoint": "SIP/x;y"}
@@ -182,7 +182,7 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
         "/api/v1/admin/agents/1001/skills", json={"skills": {"cruise": 9}}, headers=admin
     )
     assert resp.status == 200
-    assert api.centre.core.status("1001").agent.skills == {"cruise": 9}
+    assert api.services.pipeline.core.status("1001").agent.skills == {"cruise": 9}
     assert await api.users.skills() == {"1001": {"cruise": 9}}
     resp = await api.put(
         "/api/v1/admin/agents/1001/skills", json={"skills": {"ski": 3}}, headers=admin
@@ -206,7 +206,7 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
 
 
 async def test_an_agent_registers_a_call_and_the_team_lead_works_the_ticket(api):
-    await api.centre.events.append("c9", "answered", line="tour", agent="1001", waited=3.0)
+    await api.services.events.append("c9", "answered", line="tour", agent="1001", waited=3.0)
     agent, lead = await token(api, "1001"), await token(api, "1901")
     body = {"category": "complaint", "urgency": "urgent", "notes": "late pick-up"}
     resp = await api.post("/api/v1/calls/c9/registration", headers=agent, json=body)
@@ -234,10 +234,10 @@ async def test_an_agent_registers_a_call_and_the_team_lead_works_the_ticket(api)
 
 async def test_team_leads_get_a_days_report_as_json_and_csv(api):
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    await api.centre.events.append("r1", "queued", line="tour")
-    await api.centre.events.append("r1", "answered", line="tour", agent="1001", waited=4.0)
-    await api.centre.events.append("r2", "queued", line="tour")
-    await api.centre.events.append("r2", "abandoned", line="tour", waited=40.0)
+    await api.services.events.append("r1", "queued", line="tour")
+    await api.services.events.append("r1", "answered", line="tour", agent="1001", waited=4.0)
+    await api.services.events.append("r2", "queued", line="tour")
+    await api.services.events.append("r2", "abandoned", line="tour", waited=40.0)
     lead = await token(api, "1901")
     assert (await api.get("/api/v1/reports/day", headers=await token(api, "1001"))).status == 403
     body = await (await api.get(f"/api/v1/reports/day?date={today}", headers=lead)).json()
@@ -265,7 +265,7 @@ async def test_a_team_lead_plays_a_recording_through_the_api_and_it_is_audited(a
 
     path = tmp_path / "r1.wav"
     path.write_bytes(b"RIFF0000WAVEfmt data")
-    await api.centre.recordings.started(
+    await api.services.recordings.store.started(
         RecordingRow(
             call_id="r1",
             line="tour",

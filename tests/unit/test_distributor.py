@@ -24,8 +24,9 @@ from acd.core.commands import (
     TellAgent,
     TransferCall,
 )
-from acd.core.distributor import AcdRules, CallDistributor, NoSuchCall, Refused, WaitingCall
+from acd.core.distributor import CallDistributor
 from acd.core.peak import PeakLevel, PeakLevelChanged, PeakRules
+from acd.core.queueing import AcdRules, NoSuchCall, Refused, WaitingCall
 
 CRUISE, TOUR, FREE = "cruise", "tour", "free_travel"
 

@@ -1,0 +1,162 @@
+"""Call control asked for through the API: hold, transfer, dial, hang up, listen, recording.
+
+Each request is checked against the core (is the agent on a call?), carried
+out on Asterisk through the executor, then stored and published. A request
+Asterisk refuses raises, so the API answers with what went wrong.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from acd.ami.executor import RecordingDisk
+from acd.centre.pipeline import Pipeline
+from acd.core.agents import AgentState
+from acd.core.calls import CallInfo, SpySession
+from acd.core.commands import RingAgent
+from acd.core.queueing import NoSuchCall, Refused
+from ivr.tree import IvrTree
+from recording.policy import (
+    Policy,
+    RecordingAction,
+    RecordingRefused,
+    RecordingState,
+    next_state,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingChange:
+    """What a recording request did: the call and its recording's new state."""
+
+    call_id: str
+    recording: str
+
+
+class CallControl:
+    """Agents' and supervisors' requests about a live call."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        tree: IvrTree,
+        recording_policy: Callable[[str], Policy],
+        disk: RecordingDisk,
+    ) -> None:
+        self._p = pipeline
+        self._core = pipeline.core
+        self._executor = pipeline.executor
+        self._tree = tree
+        self._policy = recording_policy
+        self._disk = disk
+
+    async def spy(self, supervisor: str, agent: str, mode: str) -> SpySession:
+        """A supervisor listens, whispers or barges in on an agent's call (from their phone)."""
+        if self._core.status(agent).state is not AgentState.TALKING:
+            raise Refused(f"agent {agent} is not on a call")
+        endpoint = self._core.status(supervisor).agent.endpoint
+        session = await self._executor.spy(supervisor, endpoint, agent, mode)
+        self._p.live.bus.publish(
+            "spy", self._p.clock(), agent=agent, supervisor=supervisor, mode=mode
+        )
+        return session
+
+    async def stop_spying(self, supervisor: str) -> None:
+        """The supervisor's phone leaves the call it was listening to."""
+        if not await self._executor.stop_spying(supervisor):
+            raise Refused(f"{supervisor} is not listening to any call")
+
+    async def force_hangup(self, call_id: str) -> None:
+        """End a live call (a supervisor's decision)."""
+        if call_id not in self._core.connected and call_id not in self._core.waiting:
+            raise NoSuchCall(f"no live call {call_id}")
+        await self._executor.hang_up_call(call_id)
+
+    def transfer(
+        self, job_number: str, *, line: str | None = None, to_agent: str | None = None
+    ) -> str:
+        """Blind transfer of the agent's current call to a line or a person; returns the call id."""
+        status = self._core.status(job_number)
+        if status.state is not AgentState.TALKING or status.call_id is None:
+            raise Refused(f"agent {job_number} is not on a call")
+        if line is not None and line not in self._tree.lines:
+            raise Refused(f"no line '{line}' (lines: {', '.join(self._tree.lines)})")
+        call_id = status.call_id
+        self._p.note(call_id, "transferred", **{"from": job_number, "line": line, "to": to_agent})
+        now = self._p.clock()
+        self._p.handle(self._core.transfer(call_id, now, line=line, to_agent=to_agent))
+        self._p.live.publish_queue()
+        return call_id
+
+    def dial_out(self, job_number: str, number: str) -> str:
+        """Click-to-dial an outside number from the agent's phone; returns the call id."""
+        call_id = f"acd-{uuid.uuid4().hex}"
+        self._p.note(call_id, "dial_out", agent=job_number, number=number)
+        self._p.handle(self._core.dial_out(job_number, call_id, number, self._p.clock()))
+        return call_id
+
+    def take_callback(self, job_number: str) -> str:
+        """An agent on callback work takes the next callback request (their phone rings first)."""
+        outputs = self._core.take_callback(job_number, self._p.clock())
+        self._p.handle(outputs)
+        return next(o.call_id for o in outputs if isinstance(o, RingAgent))
+
+    async def hold(self, job_number: str) -> str:
+        """The caller hears music; the agent's leg waits. Returns the call id."""
+        call_id, info = self._connected_caller(job_number)
+        if info.held:
+            raise Refused(f"call {call_id} is already on hold")
+        await self._executor.hold(call_id, job_number)
+        info.held = True
+        self._p.note(call_id, "held", agent=job_number)
+        self._p.live.bus.publish("call_held", self._p.clock(), call_id=call_id, agent=job_number)
+        return call_id
+
+    async def unhold(self, job_number: str) -> str:
+        """The caller rejoins the agent. Returns the call id."""
+        call_id, info = self._connected_caller(job_number)
+        if not info.held:
+            raise Refused(f"call {call_id} is not on hold")
+        await self._executor.unhold(call_id)
+        info.held = False
+        self._p.note(call_id, "resumed", agent=job_number)
+        self._p.live.bus.publish("call_resumed", self._p.clock(), call_id=call_id, agent=job_number)
+        return call_id
+
+    async def agent_hangup(self, job_number: str) -> None:
+        """Hang up the agent's current call from their screen."""
+        if not await self._executor.hang_up_agent(job_number):
+            raise Refused(f"agent {job_number} has no call to hang up")
+
+    async def control_recording(self, job_number: str, action: RecordingAction) -> RecordingChange:
+        """The agent starts (on-demand lines), pauses or resumes their call's recording."""
+        call_id, info = self._connected_caller(job_number)
+        state = RecordingState.OFF
+        if info.recording is not None:
+            state = RecordingState.PAUSED if info.recording_paused else RecordingState.RECORDING
+        new = next_state(state, action, self._policy(info.line))
+        if action is RecordingAction.START:
+            if self._disk.full:
+                raise RecordingRefused("the recordings disk is full (the alarm is raised)")
+            if not await self._executor.start_recording(info):
+                raise RecordingRefused("Asterisk did not start the recording")
+        else:
+            await self._executor.mute_recording(info, new is RecordingState.PAUSED)
+        kind = {"start": "recording_started", "pause": "recording_paused"}.get(
+            action.value, "recording_resumed"
+        )
+        self._p.note(call_id, kind, agent=job_number)
+        self._p.live.bus.publish(
+            "recording", self._p.clock(), call_id=call_id, agent=job_number, state=new.value
+        )
+        return RecordingChange(call_id, new.value)
+
+    def _connected_caller(self, job_number: str) -> tuple[str, CallInfo]:
+        status = self._core.status(job_number)
+        call = self._core.connected.get(status.call_id or "")
+        info = self._p.book.calls.get(status.call_id or "")
+        if status.state is not AgentState.TALKING or call is None or info is None:
+            raise Refused(f"agent {job_number} has no caller on the line")
+        return call.call_id, info

@@ -1,0 +1,146 @@
+"""The core and what carries its outputs out: the one place outputs are dispatched.
+
+Every input (AMI event, IVR, agent, timer) goes to the core; the core's
+outputs come here. Commands go in order to the AMI executor, facts go in
+order to storage, and everything goes to the live feed. Neither queue is
+worked on the AMI read path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import assert_never
+
+import structlog
+
+from acd.ami.executor import AmiExecutor
+from acd.centre.facts import FactWriter
+from acd.centre.tasks import ShortTasks
+from acd.core.agents import AgentStateChanged
+from acd.core.calls import CallBook
+from acd.core.commands import (
+    AnnouncePosition,
+    CallAbandoned,
+    CallAnswered,
+    CallNote,
+    Command,
+    ConnectCall,
+    DialCallback,
+    DialOut,
+    NoteValue,
+    Output,
+    RingAgent,
+    StopRinging,
+    TellAgent,
+    TransferCall,
+)
+from acd.core.distributor import CallDistributor
+from acd.core.peak import PeakLevelChanged
+from acd.live import LiveFeed
+
+log = structlog.get_logger("acd.pipeline")
+
+STOP_GRACE_SECONDS = 5.0  # how long a clean stop waits for short tasks to finish
+
+
+class Pipeline:
+    """The core, the call book, and the ordered paths from the core's outputs to the world."""
+
+    def __init__(
+        self,
+        core: CallDistributor,
+        book: CallBook,
+        executor: AmiExecutor,
+        facts: FactWriter,
+        live: LiveFeed,
+        tasks: ShortTasks,
+        clock: Callable[[], float],
+        tick_interval: float,
+    ) -> None:
+        self.core = core
+        self.book = book
+        self.executor = executor
+        self.live = live
+        self.tasks = tasks
+        self.clock = clock
+        self._facts = facts
+        self._tick_interval = tick_interval
+        self._commands: asyncio.Queue[Command] = asyncio.Queue()
+        self._runners: list[asyncio.Task[None]] = []
+
+    def handle(self, outputs: Iterable[Output]) -> None:
+        """Publish every output; queue commands for Asterisk and facts for storage, in order."""
+        queue_changed = False
+        for out in outputs:
+            self.live.publish(out)
+            match out:
+                case AgentStateChanged() | CallNote():
+                    self._facts.put(out)
+                case CallAbandoned() | CallAnswered():
+                    self._facts.put(out)
+                    queue_changed = True
+                case PeakLevelChanged():
+                    self._facts.put(out)
+                    log.warning(
+                        "peak_level", old=int(out.old), new=int(out.new), waiting=out.waiting
+                    )
+                    queue_changed = True
+                case RingAgent():
+                    self._commands.put_nowait(out)
+                    queue_changed = True
+                case (
+                    StopRinging()
+                    | ConnectCall()
+                    | DialCallback()
+                    | AnnouncePosition()
+                    | TellAgent()
+                    | TransferCall()
+                    | DialOut()
+                ):
+                    self._commands.put_nowait(out)
+                case _:
+                    assert_never(out)
+        if queue_changed:
+            self.live.publish_queue()
+
+    def note(self, call_id: str, kind: str, **data: NoteValue) -> None:
+        """Store something that happened to a call (in order with the core's facts)."""
+        self.handle([CallNote(call_id, kind, data)])
+
+    async def start(self) -> None:
+        """Start carrying out commands and the core's timer."""
+        for coro, name in (
+            (self._run_commands(), "acd-commands"),
+            (self._facts.run(), "acd-facts"),
+            (self._run_ticks(), "acd-ticks"),
+        ):
+            self._runners.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        """Let short tasks finish, stop the runners and the rest, store what is still queued."""
+        # Short tasks (a low-score ticket, a recording's row or checksum) get a
+        # moment to finish, so a clean stop does not lose them; then everything goes,
+        # runners first so that they spawn nothing more.
+        await self.tasks.wait(STOP_GRACE_SECONDS)
+        for task in self._runners:
+            task.cancel()
+        for task in self._runners:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.tasks.cancel()
+        await self._facts.flush()  # nothing is lost on a clean stop
+
+    async def _run_commands(self) -> None:
+        while True:
+            command = await self._commands.get()
+            try:
+                await self.executor.execute(command)
+            except Exception:
+                log.exception("command_crashed", command=repr(command))
+
+    async def _run_ticks(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            self.handle(self.core.tick(self.clock()))

@@ -1,0 +1,83 @@
+"""A recording's row from the moment MixMonitor starts to the measured, checksummed file.
+
+The executor starts recordings (every call on recorded lines, or on the
+agent's request); this service stores the row at once and, when the call
+ends, measures the file off the event loop. Recordings left open by a crash
+are closed as incomplete: never lost, never passed off as whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from acd.centre.tasks import ShortTasks
+from acd.core.calls import CallInfo
+from acd.core.distributor import CallDistributor
+from acd.storage.models import RecordingRow
+from acd.storage.recordings import RecordingStore, inspect_file
+
+log = structlog.get_logger("acd.recording")
+
+HEADER_WAIT_TRIES = 20  # Asterisk finishes the file's header just after the hangup
+HEADER_WAIT_SECONDS = 0.25
+
+
+class RecordingLifecycle:
+    """Stores each recording's row when it starts and its measurements when it ends."""
+
+    def __init__(
+        self,
+        store: RecordingStore,
+        core: CallDistributor,
+        tasks: ShortTasks,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._core = core
+        self._tasks = tasks
+        self._clock = clock
+
+    def started(self, info: CallInfo) -> None:
+        """The executor started MixMonitor on this call: store the recording's row."""
+        if info.recording is None:
+            return
+        connected = self._core.connected.get(info.call_id)
+        row = RecordingRow(
+            call_id=info.call_id,
+            line=info.line,
+            agent=connected.job_number if connected else "",
+            caller=info.caller_number,
+            path=str(info.recording),
+            started_at=self._clock(),
+            complete=False,
+        )
+        self._tasks.spawn(self._store.started(row), "acd-rec")
+
+    def ended(self, call_id: str, complete: bool) -> None:
+        """The call ended (``complete``) or vanished with Asterisk: measure and store the file."""
+        self._tasks.spawn(self.finish(call_id, complete), "acd-rec")
+
+    async def finish(self, call_id: str, complete: bool) -> None:
+        """Measure the file (off the loop) and store size, checksum, length, completeness."""
+        row = await self._store.get(call_id)
+        if row is None:
+            return
+        facts = await asyncio.to_thread(inspect_file, Path(row.path))
+        for _ in range(HEADER_WAIT_TRIES):
+            if not complete or (facts is not None and facts.duration is not None):
+                break
+            await asyncio.sleep(HEADER_WAIT_SECONDS)
+            facts = await asyncio.to_thread(inspect_file, Path(row.path))
+        await self._store.finished(call_id, facts, complete)
+        if not complete or facts is None or facts.duration is None:
+            log.warning("recording_incomplete", call_id=call_id, path=row.path)
+
+    async def close_orphans(self, live_channels: set[str]) -> None:
+        """Recordings still open from before a crash are marked incomplete, never lost."""
+        for row in await self._store.open_ones():
+            if row.call_id not in live_channels:
+                await self.finish(row.call_id, False)

@@ -1,0 +1,117 @@
+"""What Asterisk reports about our calls, fed back into the core in stream order.
+
+An agent picked up the leg we rang, a ring failed, a channel hung up, the
+caller heard the greeting or their position: each event updates the call
+book and goes to the core, whose outputs the pipeline carries out.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from acd.centre.pipeline import Pipeline
+from acd.centre.recording import RecordingLifecycle
+from acd.core.channels import CallerIdChanged, ChannelCreated, ChannelHungUp, ChannelStateChanged
+from acd.core.progress import (
+    AgentAnswered,
+    CallerGreeted,
+    PbxEvent,
+    PositionAnnounced,
+    RingFailed,
+)
+
+
+class CallTracking:
+    """Follows our callers' channels and agents' legs through Asterisk's events."""
+
+    def __init__(self, pipeline: Pipeline, recordings: RecordingLifecycle) -> None:
+        self._p = pipeline
+        self._core = pipeline.core
+        self._book = pipeline.book
+        self._executor = pipeline.executor
+        self._recordings = recordings
+
+    def on_pbx_event(self, event: PbxEvent) -> None:
+        """One event from the engine, in stream order."""
+        match event:
+            case AgentAnswered():
+                self._agent_answered(event)
+            case CallerGreeted():
+                # The caller heard "agent 1001 at your service" (or the files failed).
+                self._p.note(event.call_id, "greeted", agent=event.agent, status=event.status)
+            case PositionAnnounced():
+                self._p.note(
+                    event.call_id,
+                    "position_announced",
+                    position=event.position,
+                    status=event.status,
+                )
+            case ChannelHungUp():
+                self.hung_up(event.uniqueid)
+            case RingFailed():
+                self._ring_failed(event.uniqueid)
+            case ChannelCreated() | ChannelStateChanged() | CallerIdChanged():
+                pass  # the engine's channel view has them
+            case _:
+                assert_never(event)
+
+    def _agent_answered(self, event: AgentAnswered) -> None:
+        leg = self._book.legs.get(event.uniqueid) or self._book.legs.get(event.leg)
+        if leg is None:
+            # A leg rung by an engine that has since restarted: nobody waits for it.
+            self._p.tasks.spawn(self._executor.hang_up_unknown_leg(event.uniqueid), "acd-drop-leg")
+            return
+        leg.answered = True
+        self._p.handle(self._core.agent_answered(leg.job_number, leg.call_id, self._p.clock()))
+
+    def hung_up(self, uniqueid: str) -> None:
+        """A channel is gone: an agent's leg, a caller, or a supervisor's spy leg."""
+        self._book.forget_spies_on(uniqueid)
+        if uniqueid in self._book.legs:
+            self._leg_hung_up(uniqueid)
+        elif uniqueid in self._book.calls:
+            self._caller_hung_up(uniqueid)
+
+    def _leg_hung_up(self, uniqueid: str) -> None:
+        now = self._p.clock()
+        leg = self._book.legs.pop(uniqueid)
+        held = self._book.calls.get(leg.call_id)
+        if held is not None and held.held:
+            # The agent hung up with the caller on hold: do not leave them in music.
+            self._p.tasks.spawn(self._executor.hang_up_call(leg.call_id), "acd-end-held")
+        connected = self._core.connected.get(leg.call_id)
+        # Only the leg of the agent who has the call ends it: a transferred caller's
+        # earlier agent hanging up late must not end the new agent's call.
+        if leg.answered and connected is not None and connected.job_number == leg.job_number:
+            self._p.handle(self._core.call_ended(leg.call_id, now))
+        else:
+            self._p.handle(self._core.ring_failed(leg.job_number, leg.call_id, now))
+
+    def _caller_hung_up(self, uniqueid: str) -> None:
+        now = self._p.clock()
+        info = self._book.calls.pop(uniqueid)
+        if info.recording is not None:
+            self._recordings.ended(uniqueid, True)
+        if info.held:  # the caller left while on hold: free the waiting agent leg
+            status = next((s for s in self._core.agents.values() if s.call_id == uniqueid), None)
+            if status is not None:
+                self._p.tasks.spawn(
+                    self._executor.hang_up_agent(status.agent.job_number), "acd-end-held"
+                )
+        else:
+            # A caller who leaves during the greeting was never bridged: the agent's
+            # answered leg would wait on a dead call while the agent is offered the next.
+            for leg in self._book.answered_legs(uniqueid):
+                self._p.tasks.spawn(self._executor.hang_up_leg(leg.leg_id), "acd-end-leg")
+        self._p.handle(
+            self._core.call_abandoned(uniqueid, now) + self._core.call_ended(uniqueid, now)
+        )
+
+    def _ring_failed(self, uniqueid: str) -> None:
+        leg = self._book.legs.pop(uniqueid, None)
+        if leg is None:
+            return
+        if leg.outbound:  # the agent's phone never took the click-to-dial call
+            self._p.handle(self._core.call_ended(leg.call_id, self._p.clock()))
+        elif not leg.answered:
+            self._p.handle(self._core.ring_failed(leg.job_number, leg.call_id, self._p.clock()))

@@ -1,0 +1,96 @@
+"""The queue's data and rules that need no agent: waiting calls, positions, errors.
+
+Waiting calls are served by priority, then by how long they have waited; a
+position is counted among the calls of the same line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from acd.core.agents import NotReadyReason
+from acd.core.commands import AnnouncePosition
+from acd.core.peak import PeakRules
+
+BREAK_REASONS = frozenset({NotReadyReason.BREAK, NotReadyReason.LUNCH})
+
+
+class NoSuchAgent(Exception):
+    """No agent has that job number."""
+
+
+class NoSuchCall(Exception):
+    """No waiting or connected call has that id."""
+
+
+class Refused(Exception):
+    """A request the rules do not allow right now (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcdRules:
+    """The ACD's timers: ringing, after-call work, announcements, and the peak plan."""
+
+    ring_timeout: float = 15.0
+    wrap_up: float = 30.0
+    max_wrap_up: float = 300.0
+    announce_every: float | None = 30.0
+    peak: PeakRules = field(default_factory=PeakRules)
+
+
+@dataclass(slots=True)
+class WaitingCall:
+    """A caller (or a callback request) waiting for an agent."""
+
+    call_id: str
+    line: str
+    enqueued_at: float
+    priority: int = 0
+    caller: str = ""
+    callback_number: str | None = None
+    offered_to: str | None = None
+    ring_deadline: float | None = None
+    announced_at: float | None = None
+    target_agent: str | None = None  # a transfer to one person waits for them only
+
+    @property
+    def order(self) -> tuple[int, float, str]:
+        return (-self.priority, self.enqueued_at, self.call_id)
+
+
+@dataclass(slots=True)
+class ConnectedCall:
+    """A call an agent has (talking, on hold, or dialling out)."""
+
+    call_id: str
+    line: str
+    job_number: str
+
+
+def position(waiting: dict[str, WaitingCall], call_id: str) -> int:
+    """1-based place of a waiting call among the calls of its line."""
+    call = waiting[call_id]
+    return 1 + sum(1 for c in waiting.values() if c.line == call.line and c.order < call.order)
+
+
+def in_order(calls: Iterable[WaitingCall]) -> list[WaitingCall]:
+    """Waiting calls in the order they are served."""
+    return sorted(calls, key=lambda c: c.order)
+
+
+def announcements_due(
+    waiting: dict[str, WaitingCall], every: float | None, now: float
+) -> list[AnnouncePosition]:
+    """Callers who have heard no position for ``every`` seconds hear it now (not while ringing)."""
+    if every is None:
+        return []
+    out = []
+    for call in in_order(waiting.values()):
+        if call.callback_number is not None or call.offered_to is not None:
+            continue
+        last = call.announced_at if call.announced_at is not None else call.enqueued_at
+        if now - last >= every:
+            call.announced_at = now
+            out.append(AnnouncePosition(call.call_id, position(waiting, call.call_id)))
+    return out

@@ -1,0 +1,104 @@
+"""Agents and who may take a call: states, skills, the ready index, the peak plan's limits.
+
+The distributor (acd.core.distributor) builds on this roster to join waiting
+calls with agents. Pure: no I/O, time comes in as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from acd.core.agents import (
+    Agent,
+    AgentAction,
+    AgentState,
+    AgentStateChanged,
+    AgentStatus,
+    NotReadyReason,
+    Role,
+)
+from acd.core.peak import PeakLevel, PeakPlan
+from acd.core.queueing import BREAK_REASONS, AcdRules, NoSuchAgent, Refused
+from acd.core.ready_index import ReadyIndex
+
+
+class AgentRoster:
+    """Every configured agent's status, and the rules for choosing one for a line."""
+
+    def __init__(self, rules: AcdRules | None = None, agents: Iterable[Agent] = ()) -> None:
+        self.rules = rules or AcdRules()
+        self.peak = PeakPlan(self.rules.peak)
+        self.agents: dict[str, AgentStatus] = {}
+        self._ready = ReadyIndex()
+        for agent in agents:
+            self.add_agent(agent)
+
+    def add_agent(self, agent: Agent) -> None:
+        self.agents[agent.job_number] = AgentStatus(agent)
+
+    def status(self, job_number: str) -> AgentStatus:
+        try:
+            return self.agents[job_number]
+        except KeyError:
+            raise NoSuchAgent(f"no agent with job number {job_number}") from None
+
+    def set_skills(self, job_number: str, skills: dict[str, int]) -> None:
+        """New skill levels take effect at once (a ready agent is re-indexed)."""
+        status = self.status(job_number)
+        status.agent = replace(status.agent, skills=dict(skills))
+        if status.state is AgentState.READY:
+            self._ready.became_ready(status)
+
+    def _change(
+        self,
+        status: AgentStatus,
+        action: AgentAction,
+        now: float,
+        *,
+        reason: NotReadyReason | None = None,
+        call_id: str | None = None,
+    ) -> AgentStateChanged:
+        """Apply one agent transition; a newly ready agent joins the ready index."""
+        change = status.apply(action, now, reason=reason, call_id=call_id)
+        if change.new is AgentState.READY:
+            self._ready.became_ready(status)
+        return change
+
+    def _check_not_ready_allowed(self, status: AgentStatus, reason: NotReadyReason) -> None:
+        level = self.peak.level
+        if reason in BREAK_REASONS and level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
+            raise Refused(f"{reason.value} refused: breaks are suspended by the peak plan")
+        if reason is NotReadyReason.CALLBACK_WORK:
+            if level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
+                raise Refused("callback work is paused by the peak plan")
+            busy = sum(
+                1
+                for s in self.agents.values()
+                if s.reason is NotReadyReason.CALLBACK_WORK and s is not status
+            )
+            if busy >= self.rules.peak.max_callback_agents:
+                raise Refused(
+                    f"already {busy} agents on callback work "
+                    f"(at most {self.rules.peak.max_callback_agents})"
+                )
+
+    def _can_take(self, status: AgentStatus, line: str) -> bool:
+        if status.state is not AgentState.READY:
+            return False
+        all_staff = self.peak.level is PeakLevel.ALL_STAFF
+        if status.agent.role is Role.SUPERVISOR and not all_staff:
+            return False
+        return all_staff or status.agent.level_for(line) > 0
+
+    def _best_agent(self, line: str) -> AgentStatus | None:
+        if self.peak.level is not PeakLevel.ALL_STAFF:
+            return self._ready.best(line)
+        # All staff on the phones: everyone ready takes every line (rare; a scan).
+        candidates = [s for s in self.agents.values() if self._can_take(s, line)]
+        if not candidates:
+            return None
+        return min(
+            candidates,
+            key=lambda s: (-s.agent.level_for(line), s.idle_since, s.agent.job_number),
+        )

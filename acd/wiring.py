@@ -1,0 +1,205 @@
+"""The composition root: every service built once, with its dependencies, in one place.
+
+``build`` wires the call centre from settings and a migrated database and
+starts nothing; the daemon (acd.app) starts and stops what it built, and the
+tests build the same application through ``build``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from acd.aftercall import AfterCall
+from acd.ami.connection import AmiConnection
+from acd.ami.executor import AmiExecutor, RecordingDisk
+from acd.auth import AuthService
+from acd.centre.adoption import Adoption
+from acd.centre.callflow import CallCentre
+from acd.centre.control import CallControl
+from acd.centre.facts import FactWriter
+from acd.centre.pipeline import Pipeline
+from acd.centre.recording import RecordingLifecycle
+from acd.centre.tasks import ShortTasks
+from acd.centre.tracking import CallTracking
+from acd.core.agents import Agent, Role
+from acd.core.calls import CallBook
+from acd.core.distributor import CallDistributor
+from acd.core.followups import FollowUpRules
+from acd.core.peak import PeakRules
+from acd.core.queueing import AcdRules
+from acd.core.reports import ReportRules
+from acd.engine import Engine
+from acd.http.plumbing import ApiContext
+from acd.live import LiveFeed
+from acd.prompts import PromptLibrary
+from acd.recordings import RecordingService
+from acd.reports import ReportService
+from acd.settings import AgentSettings, ConfigError, Settings
+from acd.storage.agent_states import AgentStateLog
+from acd.storage.events import CallEventLog
+from acd.storage.followups import FollowUpStore
+from acd.storage.recordings import RecordingStore
+from acd.storage.reports import ReportSource
+from acd.storage.users import UserStore
+from ivr.tree import IvrTree
+
+
+def utc_now() -> datetime:
+    """The time of stored events (UTC)."""
+    return datetime.now(UTC)
+
+
+def acd_rules(settings: Settings) -> AcdRules:
+    """The ACD's timers and peak plan from the configuration (ConfigError if invalid)."""
+    a = settings.acd
+    try:
+        peak = PeakRules(**a.peak.model_dump())
+    except ValueError as exc:
+        raise ConfigError(f"acd.peak: {exc}") from None
+    return AcdRules(
+        ring_timeout=a.ring_timeout,
+        wrap_up=a.wrap_up,
+        max_wrap_up=a.max_wrap_up,
+        announce_every=a.announce_every or None,
+        peak=peak,
+    )
+
+
+def agents_from_settings(entries: Iterable[AgentSettings]) -> list[Agent]:
+    """The configured agents and supervisors, with their phones, skills and teams."""
+    return [
+        Agent(a.job_number, a.name, a.endpoint, dict(a.skills), Role(a.role), a.team)
+        for a in entries
+    ]
+
+
+@dataclass(frozen=True)
+class Services:
+    """The call centre, wired; nothing started yet."""
+
+    engine: Engine
+    ami: AmiConnection
+    pipeline: Pipeline
+    centre: CallCentre
+    control: CallControl
+    tracking: CallTracking
+    adoption: Adoption
+    live: LiveFeed
+    aftercall: AfterCall
+    recordings: RecordingService
+    users: UserStore
+    events: CallEventLog
+    api: ApiContext
+
+    async def load(self) -> None:
+        """What the centre remembers: admins' skills, agents' states, today's figures, disk."""
+        self.centre.apply_skills(await self.users.skills())
+        await self.adoption.restore_agents()
+        await self.live.load_today()
+        await self.recordings.check_disk()  # before the first call is connected
+
+
+def build(
+    settings: Settings,
+    db: AsyncEngine,
+    tree: IvrTree,
+    prompts: PromptLibrary,
+    *,
+    clock: Callable[[], float] = time.time,
+    stored_at: Callable[[], datetime] = utc_now,
+) -> Services:
+    """Wire every service from settings, a migrated database, the IVR tree and prompts."""
+    s = settings
+    zone = ZoneInfo(s.ivr.timezone)
+
+    def local_time() -> datetime:
+        return datetime.fromtimestamp(clock(), zone)
+
+    events = CallEventLog(db, stored_at)
+    users = UserStore(db)
+    agent_log = AgentStateLog(db)
+    recording_store = RecordingStore(db)
+    core = CallDistributor(acd_rules(s), agents_from_settings(s.agents))
+    book = CallBook()
+    tasks = ShortTasks()
+    figures = ReportRules(s.acd.service_level_seconds, s.reports.short_abandon_seconds)
+    live = LiveFeed(core, book, tree, events, clock, local_time, tasks.spawn, figures)
+    f = s.follow_up
+    aftercall = AfterCall(
+        FollowUpStore(db),
+        events,
+        core,
+        live.bus,
+        FollowUpRules(
+            f.low_score_max, f.low_score_within, f.normal_within, f.urgent_within, f.take_within
+        ),
+        clock,
+        f.sweep_every,
+    )
+    engine = Engine()
+    ami = AmiConnection(s.ami, engine.on_ami_event)
+    engine.bind(ami)
+    disk = RecordingDisk()
+    recording = RecordingLifecycle(recording_store, core, tasks, clock)
+    executor = AmiExecutor(
+        ami,
+        engine.channels,
+        book,
+        prompts,
+        {name: spec.name_prompt for name, spec in tree.lines.items()},
+        s.ivr.language,
+        recording=s.recording,
+        disk=disk,
+        recording_started=recording.started,
+        local_date=lambda: local_time().date(),
+    )
+    pipeline = Pipeline(
+        core,
+        book,
+        executor,
+        FactWriter(events, agent_log),
+        live,
+        tasks,
+        clock,
+        s.acd.tick_interval,
+    )
+    centre = CallCentre(pipeline, tree, aftercall, local_time)
+    control = CallControl(pipeline, tree, s.recording.policy_for, disk)
+    tracking = CallTracking(pipeline, recording)
+    adoption = Adoption(pipeline, tree, agent_log, tracking, recording)
+    engine.subscribe(tracking.on_pbx_event, adoption.on_resync)
+    recordings = RecordingService(
+        recording_store,
+        aftercall.store,
+        users,
+        s.recording,
+        live.bus,
+        live.alarms,
+        clock,
+        on_disk_full=disk.set_full,
+        zone=zone,
+    )
+    auth = AuthService(users, s.api.token_ttl, clock, team_of=centre.team_of)
+    reports = ReportService(ReportSource(db), figures, zone, clock)
+    api = ApiContext(centre, control, live, auth, users, clock, aftercall, reports, recordings)
+    return Services(
+        engine,
+        ami,
+        pipeline,
+        centre,
+        control,
+        tracking,
+        adoption,
+        live,
+        aftercall,
+        recordings,
+        users,
+        events,
+        api,
+    )

@@ -1,0 +1,73 @@
+"""The AMI executor against a transcript of a real Asterisk, over real TCP."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from acd.ami.connection import AmiConnection
+from acd.ami.executor import AmiExecutor, RecordingDisk
+from acd.core.calls import CallBook, CallInfo
+from acd.engine import Engine
+from acd.prompts import PromptLibrary
+from acd.settings import RecordingSettings
+from tests.amireplay import AmiReplayServer, load
+from tests.unit.test_ami_connection import connected_engine
+
+# A day the host's clock cannot be on while the test runs.
+CENTRE_DAY = date(2031, 12, 31)
+
+
+def executor_for(
+    ami: AmiConnection, engine: Engine, tmp_path: Path, recording: RecordingSettings, **kw: Any
+) -> AmiExecutor:
+    options: dict[str, Any] = {"disk": RecordingDisk(), "recording_started": lambda info: None}
+    options.update(kw)
+    return AmiExecutor(
+        ami,
+        engine.channels,
+        CallBook(),
+        PromptLibrary(tmp_path / "prompts"),
+        {},
+        "en",
+        recording=recording,
+        local_date=lambda: CENTRE_DAY,
+        **options,
+    )
+
+
+async def test_a_recording_is_filed_under_the_centres_local_day_not_the_hosts(tmp_path: Path):
+    started: list[CallInfo] = []
+    async with AmiReplayServer(load("login_and_record.ami")) as pbx:
+        engine, ami = await connected_engine(pbx.port)
+        try:
+            settings = RecordingSettings(dir=tmp_path / "rec", asterisk_dir="/srv/rec")
+            executor = executor_for(
+                ami, engine, tmp_path, settings, recording_started=started.append
+            )
+            info = CallInfo("1795433747.1", "tour", "en")
+            assert await executor.start_recording(info)
+        finally:
+            await ami.close()
+            await engine.stop()
+    (action,) = pbx.actions("MixMonitor")
+    assert action["File"] == "/srv/rec/2031-12-31/1795433747.1.wav"
+    assert info.recording == tmp_path / "rec" / "2031-12-31" / "1795433747.1.wav"
+    assert started == [info]
+
+
+async def test_no_recording_starts_while_the_disk_is_full(tmp_path: Path):
+    async with AmiReplayServer(load("login_and_record.ami")) as pbx:
+        engine, ami = await connected_engine(pbx.port)
+        try:
+            disk = RecordingDisk()
+            disk.set_full(True)
+            settings = RecordingSettings(dir=tmp_path / "rec")
+            executor = executor_for(ami, engine, tmp_path, settings, disk=disk)
+            info = CallInfo("1795433747.1", "tour", "en")
+            assert not await executor.start_recording(info)
+        finally:
+            await ami.close()
+            await engine.stop()
+    assert pbx.actions("MixMonitor") == [] and info.recording is None
