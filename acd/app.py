@@ -136,6 +136,7 @@ class Daemon:
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
         self.services = services
+        self._stack.callback(services.api.auth.close)
         await services.load()
         self.engine = services.engine
 

@@ -6,17 +6,34 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from acd.core.access import User, UserRole
+from acd.core.throttle import LoginThrottle, ThrottleRules
 from acd.storage.users import UserStore
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+# Password hashing gets its own small pool: a login flood waits there instead of
+# taking the threads that measure recordings and read files.
+HASHING_THREADS = 2
+# A cached token is checked against the database again after this long, so a
+# revoked token (password changed, user deleted, logged out elsewhere) ends soon.
+TOKEN_CACHE_SECONDS = 30.0
 
 
 class AuthError(Exception):
     """Login refused or token unknown/expired (the message never says which part was wrong)."""
+
+
+class TooManyAttempts(AuthError):
+    """Too many failed logins for this job number or from this address: wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"too many failed logins; try again in {self.retry_after} s")
 
 
 def hash_password(password: str) -> str:
@@ -61,26 +78,50 @@ class AuthService:
         token_ttl: float,
         clock: Callable[[], float],
         team_of: Callable[[str], str],
+        throttle: ThrottleRules | None = None,
     ) -> None:
         self._store = store
         self._ttl = token_ttl
         self._clock = clock
         self._team_of = team_of
-        # token hash -> (user, expiry): most requests never touch the database.
+        self._throttle = LoginThrottle(throttle or ThrottleRules())
+        self._hashing = ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="acd-hash")
+        # token hash -> (user, check again at): most requests never touch the database.
         self._cache: dict[str, tuple[User, float]] = {}
 
-    async def login(self, job_number: str, password: str) -> tuple[str, User, float]:
+    async def hash(self, password: str) -> str:
+        """A new password's hash, computed in the hashing pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._hashing, hash_password, password)
+
+    def close(self) -> None:
+        """Stop the hashing threads."""
+        self._hashing.shutdown(wait=False, cancel_futures=True)
+
+    async def login(
+        self, job_number: str, password: str, address: str = ""
+    ) -> tuple[str, User, float]:
+        """A new token for the job number and password (TooManyAttempts after failures)."""
+        wait = self._throttle.wait_for(job_number, address, self._clock())
+        if wait > 0:
+            raise TooManyAttempts(wait)
         row = await self._store.get(job_number)
         # Check a hash even for unknown users so timing does not tell who exists.
         stored = row.password_hash if row else _DECOY_HASH
-        valid = await asyncio.to_thread(verify_password, password, stored)
+        loop = asyncio.get_running_loop()
+        valid = await loop.run_in_executor(self._hashing, verify_password, password, stored)
         if row is None or not valid:
+            self._throttle.failed(job_number, address, self._clock())
             raise AuthError("wrong job number or password")
+        self._throttle.succeeded(job_number)
         token = secrets.token_urlsafe(32)
         expires_at = self._clock() + self._ttl
         await self._store.add_token(_token_hash(token), job_number, expires_at)
         user = self._user(row.job_number, row.name, row.role)
-        self._cache[_token_hash(token)] = (user, expires_at)
+        self._cache[_token_hash(token)] = (
+            user,
+            min(expires_at, self._clock() + TOKEN_CACHE_SECONDS),
+        )
         return token, user, expires_at
 
     async def authenticate(self, token: str) -> User:
@@ -96,7 +137,7 @@ class AuthService:
         if found is None:
             raise AuthError("token unknown or expired; log in again")
         user = self._user(found.job_number, found.name, found.role)
-        self._cache[key] = (user, row.expires_at)
+        self._cache[key] = (user, min(row.expires_at, self._clock() + TOKEN_CACHE_SECONDS))
         return user
 
     def forget_user(self, job_number: str) -> None:

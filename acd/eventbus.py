@@ -1,14 +1,18 @@
 """Live events for the API's stream: numbered, kept for a while for reconnects.
 
-Every change gets the next sequence number. A client that reconnects with the
-last number it saw gets exactly what it missed, or a full snapshot when too
-much has happened since. A subscriber that cannot keep up is cut off (it then
-reconnects and resyncs) instead of slowing the engine down.
+Every change gets the next sequence number within the bus's epoch (one per
+engine start). A client that reconnects with the epoch and the last number it
+saw gets exactly what it missed, or a full snapshot when too much has
+happened since or the engine has restarted meanwhile (a new epoch). A
+subscriber that cannot keep up is cut off (it then reconnects and resyncs)
+instead of slowing the engine down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,9 +26,17 @@ class LiveEvent:
     kind: str
     at: float
     data: dict[str, Any]
+    epoch: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "kind": self.kind, "at": self.at, "data": self.data}
+        """The event as the stream sends it."""
+        return {
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "kind": self.kind,
+            "at": self.at,
+            "data": self.data,
+        }
 
 
 @dataclass(eq=False)
@@ -38,7 +50,9 @@ class Subscription:
 class EventBus:
     """Numbers live events, keeps the recent ones and hands them to every subscriber."""
 
-    def __init__(self, keep: int = 5000) -> None:
+    def __init__(self, keep: int = 5000, epoch: str | None = None) -> None:
+        # Sequence numbers start again at each engine start: the epoch tells them apart.
+        self.epoch = epoch or f"{int(time.time())}-{secrets.token_hex(4)}"
         self.seq = 0
         self._recent: deque[LiveEvent] = deque(maxlen=keep)
         self._subscribers: set[Subscription] = set()
@@ -46,7 +60,7 @@ class EventBus:
     def publish(self, kind: str, at: float, **data: Any) -> LiveEvent:
         """Number an event and hand it to every subscriber (never blocks)."""
         self.seq += 1
-        event = LiveEvent(self.seq, kind, at, data)
+        event = LiveEvent(self.seq, kind, at, data, self.epoch)
         self._recent.append(event)
         for sub in list(self._subscribers):
             try:
@@ -66,9 +80,20 @@ class EventBus:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
 
+    def resume(self, seq: int, epoch: str | None) -> list[LiveEvent] | None:
+        """Events after ``seq`` of ``epoch``, or None if the client must start from a snapshot.
+
+        None when the epoch is another engine's (or not given), or see ``since``.
+        """
+        if epoch != self.epoch:
+            return None
+        return self.since(seq)
+
     def since(self, seq: int) -> list[LiveEvent] | None:
-        """Events after ``seq``, or None if some of them are no longer kept."""
-        if seq >= self.seq:
+        """Events after ``seq``, or None if ``seq`` is ahead or some are no longer kept."""
+        if seq > self.seq:
+            return None
+        if seq == self.seq:
             return []
         if not self._recent or self._recent[0].seq > seq + 1:
             return None

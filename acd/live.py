@@ -233,6 +233,15 @@ class LiveFeed:
             "history": await self._events.history(number, exclude=call_id) if number else [],
         }
 
+    def agent_snapshot(self, job_number: str) -> dict[str, Any]:
+        """What an agent's screen starts from: their own state only (no one else's)."""
+        snap = self.snapshot()
+        return {
+            "seq": snap["seq"],
+            "at": snap["at"],
+            "agents": [a for a in snap["agents"] if a["job_number"] == job_number],
+        }
+
     def snapshot(self) -> dict[str, Any]:
         """Agents and lines right now (supervisor view, start of the event stream)."""
         now = self._clock()

@@ -93,8 +93,19 @@ def as_csv(report: dict[str, Any], rows: str) -> str:
     writer = csv.DictWriter(out, fieldnames=["period", *columns], lineterminator="\r\n")
     writer.writeheader()
     for row in flat:
-        writer.writerow({"period": report["label"], **row})
+        writer.writerow({"period": report["label"], **{k: _cell(v) for k, v in row.items()}})
     return out.getvalue()
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would take for a formula is kept as text (a leading ')."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:

@@ -101,6 +101,7 @@ class Services:
         """What the centre remembers: admins' skills, agents' states, today's figures, disk."""
         self.centre.apply_skills(await self.users.skills())
         await self.adoption.restore_agents()
+        await self.adoption.restore_callbacks()
         await self.live.load_today()
         await self.recordings.check_disk()  # before the first call is connected
 
@@ -172,7 +173,7 @@ def build(
     centre = CallCentre(pipeline, tree, aftercall, local_time)
     control = CallControl(pipeline, tree, s.recording.policy_for, disk)
     tracking = CallTracking(pipeline, recording)
-    adoption = Adoption(pipeline, tree, agent_log, tracking, recording)
+    adoption = Adoption(pipeline, tree, agent_log, events, tracking, recording)
     engine.subscribe(tracking.on_pbx_event, adoption.on_resync)
     recordings = RecordingService(
         recording_store,

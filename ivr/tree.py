@@ -109,6 +109,8 @@ def load_tree(path: Path = DEFAULT_TREE) -> IvrTree:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise TreeError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise TreeError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise TreeError(f"{path}: not valid TOML: {exc}") from None
     try:

@@ -20,12 +20,15 @@ from acd.core.calls import AgentLeg, CallInfo
 from acd.core.channels import Channel, Reconciliation
 from acd.core.queueing import WaitingCall
 from acd.storage.agent_states import AgentStateLog
+from acd.storage.events import CallEventLog
 from ivr.tree import IvrTree
 
 log = structlog.get_logger("acd.adoption")
 
 # Channel variables the dialplan keeps on a waiting caller (set by the IVR).
 ADOPT_VARIABLES = ("ACD_LINE", "ACD_ENQUEUED_AT", "ACD_LANG")
+# A callback request nobody took within this long is not brought back.
+CALLBACK_HORIZON_SECONDS = 7 * 24 * 3600.0
 
 
 class Adoption:
@@ -36,6 +39,7 @@ class Adoption:
         pipeline: Pipeline,
         tree: IvrTree,
         agent_log: AgentStateLog,
+        events: CallEventLog,
         tracking: CallTracking,
         recordings: RecordingLifecycle,
     ) -> None:
@@ -44,6 +48,7 @@ class Adoption:
         self._book = pipeline.book
         self._tree = tree
         self._agent_log = agent_log
+        self._events = events
         self._tracking = tracking
         self._recordings = recordings
         self._talking_before_restart: dict[str, float] = {}
@@ -60,6 +65,32 @@ class Adoption:
                 self._core.restore_agent(job_number, change.new, change.reason, change.at)
                 if change.new is AgentState.TALKING:
                     self._talking_before_restart[job_number] = change.at
+
+    async def restore_callbacks(self) -> None:
+        """Callback requests nobody has taken yet wait again, at their place, after a restart."""
+        since = self._p.clock() - CALLBACK_HORIZON_SECONDS
+        requests = []
+        for event in await self._events.pending_callbacks(since):
+            data = event.data
+            line, number = str(data.get("line", "")), str(data.get("number", ""))
+            if line not in self._tree.lines or not number:
+                log.warning("callback_not_restored", request=event.call_id, line=line)
+                continue
+            placed = data.get("since")
+            requests.append(
+                WaitingCall(
+                    event.call_id,
+                    line,
+                    float(placed) if placed is not None else event.at.timestamp(),
+                    int(data.get("priority") or 0),
+                    number,
+                    callback_number=number,
+                )
+            )
+        self._core.restore_callbacks(requests)
+        if requests:
+            log.info("callbacks_restored", requests=[r.call_id for r in requests])
+            self._p.live.publish_queue()
 
     def on_resync(self, report: Reconciliation, live: list[Channel]) -> None:
         """After a (re)connect: forget what vanished, find callers waiting from before."""

@@ -93,9 +93,21 @@ class CallCentre:
     def callback_request(self, call_id: str, line: str, number: str) -> str:
         """The caller asked to be called back at ``number``; returns the request's id."""
         request_id = f"cb-{call_id}"
-        self._p.note(request_id, "callback_requested", line=line, number=number)
         now = self._p.clock()
         outputs = self._core.callback_requested(request_id, line, number, now, replaces=call_id)
+        # Its place (when the caller joined the queue) is stored with it, so a
+        # restarted engine puts the request back where it was.
+        request = self._core.waiting.get(request_id)
+        since = request.enqueued_at if request is not None else now
+        priority = request.priority if request is not None else 0
+        self._p.note(
+            request_id,
+            "callback_requested",
+            line=line,
+            number=number,
+            since=round(since, 3),
+            priority=priority,
+        )
         self._p.handle(outputs)
         return request_id
 

@@ -11,7 +11,6 @@ goes to the next agent without losing its place.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from acd.core.agents import (
     Agent,
@@ -89,17 +88,6 @@ class CallDistributor(AgentRoster):
             status.call_id = talking_on
             self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
 
-    def log_in(self, job_number: str, now: float, endpoint: str | None = None) -> list[Output]:
-        """Log in, optionally at another phone (hot desking) for this session."""
-        status = self.status(job_number)
-        change = self._change(status, AgentAction.LOG_IN, now)
-        if endpoint is not None:
-            status.agent = replace(status.agent, endpoint=endpoint)
-        return [change]
-
-    def log_out(self, job_number: str, now: float) -> list[Output]:
-        return [self._change(self.status(job_number), AgentAction.LOG_OUT, now)]
-
     def set_ready(self, job_number: str, now: float) -> list[Output]:
         out: list[Output] = [self._change(self.status(job_number), AgentAction.READY, now)]
         return out + self._dispatch(now)
@@ -110,27 +98,11 @@ class CallDistributor(AgentRoster):
         self._check_not_ready_allowed(status, reason)
         return [self._change(status, AgentAction.NOT_READY, now, reason=reason)]
 
-    def request_break_after_call(self, job_number: str) -> None:
-        status = self.status(job_number)
-        if self.peak.level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
-            raise Refused("breaks are suspended by the peak plan")
-        status.break_after_call = True
-
     def end_wrap_up(self, job_number: str, now: float) -> list[Output]:
         status = self.status(job_number)
         if status.state is not AgentState.AFTER_CALL:
             raise Refused(f"agent {job_number} is not in after-call work")
         return self._finish_wrap_up(status, now)
-
-    def extend_wrap_up(self, job_number: str, seconds: float, now: float) -> float:
-        """Give more after-call time (capped at max_wrap_up from now); return the new end."""
-        status = self.status(job_number)
-        if status.state is not AgentState.AFTER_CALL or status.wrap_up_until is None:
-            raise Refused(f"agent {job_number} is not in after-call work")
-        if seconds <= 0:
-            raise Refused("extension must be positive")
-        status.wrap_up_until = min(status.wrap_up_until + seconds, now + self.rules.max_wrap_up)
-        return status.wrap_up_until
 
     # -- calls ----------------------------------------------------------------
 
@@ -149,6 +121,18 @@ class CallDistributor(AgentRoster):
             call.offered_to = call.ring_deadline = None
             self.waiting.setdefault(call.call_id, call)
         return self._dispatch(now)
+
+    def restore_callbacks(self, requests: Iterable[WaitingCall]) -> None:
+        """Callback requests stored before a restart wait again at their place.
+
+        They are offered at the next dispatch, after callers still waiting in
+        Asterisk have been taken back too.
+        """
+        for request in requests:
+            if request.call_id in self.waiting or request.call_id in self._callbacks_done:
+                continue
+            request.offered_to = request.ring_deadline = None
+            self.waiting[request.call_id] = request
 
     def callback_requested(
         self, request_id: str, line: str, number: str, now: float, *, replaces: str | None = None

@@ -18,6 +18,7 @@ from acd.core.agents import (
     NotReadyReason,
     Role,
 )
+from acd.core.commands import Output
 from acd.core.peak import PeakLevel, PeakPlan
 from acd.core.queueing import BREAK_REASONS, AcdRules, NoSuchAgent, Refused
 from acd.core.ready_index import ReadyIndex
@@ -42,6 +43,33 @@ class AgentRoster:
             return self.agents[job_number]
         except KeyError:
             raise NoSuchAgent(f"no agent with job number {job_number}") from None
+
+    def log_in(self, job_number: str, now: float, endpoint: str | None = None) -> list[Output]:
+        """Log in, optionally at another phone (hot desking) for this session."""
+        status = self.status(job_number)
+        change = self._change(status, AgentAction.LOG_IN, now)
+        if endpoint is not None:
+            status.agent = replace(status.agent, endpoint=endpoint)
+        return [change]
+
+    def log_out(self, job_number: str, now: float) -> list[Output]:
+        return [self._change(self.status(job_number), AgentAction.LOG_OUT, now)]
+
+    def request_break_after_call(self, job_number: str) -> None:
+        status = self.status(job_number)
+        if self.peak.level >= PeakLevel.CALLBACKS_AND_BREAKS_STOP:
+            raise Refused("breaks are suspended by the peak plan")
+        status.break_after_call = True
+
+    def extend_wrap_up(self, job_number: str, seconds: float, now: float) -> float:
+        """Give more after-call time (capped at max_wrap_up from now); return the new end."""
+        status = self.status(job_number)
+        if status.state is not AgentState.AFTER_CALL or status.wrap_up_until is None:
+            raise Refused(f"agent {job_number} is not in after-call work")
+        if seconds <= 0:
+            raise Refused("extension must be positive")
+        status.wrap_up_until = min(status.wrap_up_until + seconds, now + self.rules.max_wrap_up)
+        return status.wrap_up_until
 
     def set_skills(self, job_number: str, skills: dict[str, int]) -> None:
         """New skill levels take effect at once (a ready agent is re-indexed)."""

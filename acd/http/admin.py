@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
 
-from acd.auth import hash_password
 from acd.core.access import UserRole
 from acd.http.errors import BadRequest, Forbidden, NotFound, json_body
 from acd.http.plumbing import API, USER, Body, Route
@@ -50,7 +48,7 @@ async def put_user(request: web.Request) -> web.Response:
         raise NotFound(f"a job number is digits only, not {job_number!r}")
     body = UserBody.model_validate(await json_body(request))
     ctx = request.app[API]
-    hashed = await asyncio.to_thread(hash_password, body.password)
+    hashed = await ctx.auth.hash(body.password)
     await ctx.users.put(job_number, body.name, body.role, hashed)
     ctx.auth.forget_user(job_number)
     await ctx.users.audit(ctx.clock(), actor, "user_saved", job_number, role=body.role)

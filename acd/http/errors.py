@@ -57,6 +57,12 @@ class NotFound(ApiError):
     status, error_id = 404, "not_found"
 
 
+class TooManyRequests(ApiError):
+    """Too many attempts: try again after ``Retry-After`` seconds (429)."""
+
+    status, error_id = 429, "too_many_attempts"
+
+
 class Gone(ApiError):
     """It existed but is gone, e.g. a purged recording (410)."""
 
@@ -106,7 +112,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.error_id, str(exc), exc.details)
+        response = error_response(exc.status, exc.error_id, str(exc), exc.details)
+        if "retry_after" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after"])
+        return response
     except ValidationError as exc:
         details = [
             {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()

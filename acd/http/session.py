@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from acd.auth import AuthError
+from acd.auth import AuthError, TooManyAttempts
 from acd.core.access import User
-from acd.http.errors import Unauthorized, json_body
+from acd.http.errors import TooManyRequests, Unauthorized, json_body
 from acd.http.plumbing import API, TOKEN, USER, Body, Route
 
 
@@ -23,8 +23,13 @@ class LoginBody(Body):
 async def login(request: web.Request) -> web.Response:
     """A token for the job number and password (the password never travels again)."""
     body = LoginBody.model_validate(await json_body(request))
+    auth = request.app[API].auth
     try:
-        token, user, expires_at = await request.app[API].auth.login(body.job_number, body.password)
+        token, user, expires_at = await auth.login(
+            body.job_number, body.password, request.remote or ""
+        )
+    except TooManyAttempts as exc:
+        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
     except AuthError as exc:
         raise Unauthorized(str(exc)) from None
     return web.json_response({"token": token, "expires_at": expires_at, "user": user_json(user)})

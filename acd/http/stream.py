@@ -1,9 +1,10 @@
 """The live event stream (WebSocket): a snapshot first, then every change, numbered.
 
-``GET /api/v1/events?token=...&since=N``: with ``since`` (the last sequence
-number the client saw) the server replays exactly what was missed, or sends a
-fresh snapshot if that is no longer possible. Agents see their own events;
-supervisors see everything.
+``GET /api/v1/events?token=...&epoch=E&since=N``: with the epoch and the last
+sequence number the client saw, the server replays exactly what was missed,
+or sends a fresh snapshot if that is no longer possible (e.g. the engine has
+restarted: a new epoch). Agents see their own events; supervisors see
+everything. The stream closes (code 4401) once its token expires or is revoked.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
+from acd.auth import AuthError
 from acd.core.access import User, may_supervise
 from acd.eventbus import LiveEvent
 from acd.http.errors import BadRequest
-from acd.http.plumbing import API, authenticate
+from acd.http.plumbing import API, TOKEN, authenticate
+
+# How often an open stream checks that its token is still valid.
+TOKEN_RECHECK_SECONDS = 15.0
+# WebSocket close code when the token expired or was revoked (the page asks to log in).
+CLOSE_TOKEN_ENDED = 4401
 
 PRIVATE_TO_SUPERVISORS = frozenset(
     {
@@ -52,6 +59,9 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         since = int(since_raw) if since_raw is not None else None
     except ValueError:
         raise BadRequest(f"since must be a sequence number, not {since_raw!r}") from None
+    epoch = request.query.get("epoch")
+    auth = request.app[API].auth
+    loop = asyncio.get_running_loop()
     live = request.app[API].live
     bus = live.bus
     ws = web.WebSocketResponse(heartbeat=20)
@@ -59,9 +69,15 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     subscription = bus.subscribe()  # from here on nothing is missed
     reader = asyncio.create_task(_drain(ws))
     try:
-        missed = bus.since(since) if since is not None else None
+        missed = bus.resume(since, epoch) if since is not None else None
         if missed is None:
-            await ws.send_json({"kind": "snapshot", "seq": bus.seq, "data": live.snapshot()})
+            # Supervisors get the whole centre; an agent only their own state.
+            if may_supervise(user):
+                data = live.snapshot()
+            else:
+                data = live.agent_snapshot(user.job_number)
+            snapshot = {"kind": "snapshot", "epoch": bus.epoch, "seq": bus.seq, "data": data}
+            await ws.send_json(snapshot)
             sent = bus.seq
         else:
             sent = since or 0
@@ -69,12 +85,27 @@ async def events(request: web.Request) -> web.WebSocketResponse:
                 sent = earlier.seq
                 if visible(user, earlier):
                     await ws.send_json(earlier.as_json())
+        checked = loop.time()
         while not reader.done():
+            if loop.time() - checked >= TOKEN_RECHECK_SECONDS:
+                # A token revoked (password changed, logged out) or expired ends the stream.
+                try:
+                    await auth.authenticate(request[TOKEN])
+                except AuthError as exc:
+                    await ws.close(code=CLOSE_TOKEN_ENDED, message=str(exc).encode()[:120])
+                    break
+                checked = loop.time()
             getter = asyncio.ensure_future(subscription.queue.get())
-            await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {getter, reader},
+                timeout=TOKEN_RECHECK_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             if not getter.done():
                 getter.cancel()
-                break
+                if reader.done():
+                    break
+                continue
             event = getter.result()
             if event is None:  # too slow: the client reconnects with `since`
                 await ws.close(code=1013, message=b"lagging; reconnect with since")

@@ -38,6 +38,32 @@ class CallEventLog:
             session.add(row)
         return CallEvent(call_id, row.at, kind, data)
 
+    async def pending_callbacks(self, since_epoch: float) -> list[CallEvent]:
+        """Callback requests made since a moment that no agent has taken yet, oldest first."""
+        since = datetime.fromtimestamp(since_epoch, tz=UTC)
+        async with self._sessions() as session:
+            rows = list(
+                await session.scalars(
+                    select(CallEventRow)
+                    .where(CallEventRow.kind == "callback_requested")
+                    .where(CallEventRow.at >= since)
+                    .order_by(CallEventRow.at, CallEventRow.id)
+                )
+            )
+            ids = {r.call_id for r in rows}
+            done = set(
+                await session.scalars(
+                    select(CallEventRow.call_id)
+                    .where(CallEventRow.kind == "answered")
+                    .where(CallEventRow.call_id.in_(ids))
+                )
+            )
+        pending: dict[str, CallEvent] = {}
+        for r in rows:
+            if r.call_id not in done:
+                pending.setdefault(r.call_id, CallEvent(r.call_id, r.at, r.kind, r.data))
+        return list(pending.values())
+
     async def history(
         self, caller: str, *, exclude: str = "", limit: int = 10
     ) -> list[dict[str, Any]]:

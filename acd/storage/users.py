@@ -21,10 +21,12 @@ class UserStore:
             return await session.get(UserRow, job_number)
 
     async def put(self, job_number: str, name: str, role: str, password_hash: str) -> None:
+        """Create or change a user; their tokens end (a new password must be used at once)."""
         async with self._sessions.begin() as session:
             await session.merge(
                 UserRow(job_number=job_number, name=name, role=role, password_hash=password_hash)
             )
+            await session.execute(delete(TokenRow).where(TokenRow.job_number == job_number))
 
     async def all(self) -> list[UserRow]:
         async with self._sessions() as session:

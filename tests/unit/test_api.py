@@ -107,18 +107,43 @@ async def test_the_event_stream_starts_with_a_snapshot_then_numbered_changes(api
     assert [e["data"]["state"] for e in events] == ["not_ready", "ready"]
     assert events[1]["seq"] == events[0]["seq"] + 1
     await ws.close()
-    # Reconnecting with the last number seen replays exactly what was missed.
+    # Reconnecting with the epoch and last number seen replays exactly what was missed.
     await api.post("/api/v1/agents/1001/not-ready", headers=headers, json={"reason": "break"})
-    ws = await api.ws_connect(f"/api/v1/events?since={events[1]['seq']}", headers=headers)
+    epoch, seen = events[1]["epoch"], events[1]["seq"]
+    ws = await api.ws_connect(f"/api/v1/events?epoch={epoch}&since={seen}", headers=headers)
     missed = await ws.receive_json(timeout=5)
-    assert (missed["seq"], missed["data"]["state"]) == (events[1]["seq"] + 1, "not_ready")
+    assert (missed["seq"], missed["data"]["state"]) == (seen + 1, "not_ready")
     await ws.close()
+
+
+async def test_a_position_from_before_an_engine_restart_gets_a_fresh_snapshot(tmp_path):
+    # The wallboard saw event 40 of the engine before; the new engine has sent fewer.
+    async with api_app(tmp_path) as (app, services, _):
+        async with TestClient(TestServer(app)) as client:
+            lead = await token(client, "1901")
+            await client.post("/api/v1/agents/1001/login", headers=lead)
+            url = "/api/v1/events?epoch=1700000000-0badc0de&since=40"
+            ws = await client.ws_connect(url, headers=lead)
+            first = await ws.receive_json(timeout=5)
+            assert first["kind"] == "snapshot"
+            assert first["epoch"] == services.live.bus.epoch != "1700000000-0badc0de"
+            states = {a["job_number"]: a["state"] for a in first["data"]["agents"]}
+            assert states["1001"] == "not_ready"
+            # Even in the same epoch, a position ahead of the stream starts from a snapshot.
+            await ws.close()
+            url = f"/api/v1/events?epoch={first['epoch']}&since={first['seq'] + 5}"
+            ws = await client.ws_connect(url, headers=lead)
+            assert (await ws.receive_json(timeout=5))["kind"] == "snapshot"
+            await ws.close()
 
 
 async def test_an_agent_only_sees_their_own_events(api):
     h1001, h1002 = await token(api, "1001"), await token(api, "1002")
     ws = await api.ws_connect("/api/v1/events", headers=h1001)
-    await ws.receive_json(timeout=5)
+    snapshot = (await ws.receive_json(timeout=5))["data"]
+    # Not the supervisors' view: no one else's state, no queue, no figures.
+    assert [a["job_number"] for a in snapshot["agents"]] == ["1001"]
+    assert "lines" not in snapshot and "today" not in snapshot
     await api.post("/api/v1/agents/1002/login", headers=h1002)
     await api.post("/api/v1/agents/1001/login", headers=h1001)
     event = await ws.receive_json(timeout=5)

@@ -46,3 +46,16 @@ async def test_acd_user_saves_a_hashed_password_and_refuses_short_ones(tmp_path)
     assert verify_password("correct horse", row.password_hash)
     short = await asyncio.to_thread(run_user, tmp_path, "9001", password="short")
     assert short.returncode == 2 and "at least 8 characters" in short.stderr
+
+
+def test_check_config_names_an_ivr_tree_that_is_not_utf8_and_exits_2(tmp_path):
+    tree = tmp_path / "tree.toml"
+    tree.write_bytes(b'[menus.main]\nprompt = "caf\xe9"\n')  # Latin-1, not UTF-8
+    config = tmp_path / "acd.toml"
+    config.write_text(f'[ami]\nsecret = "x"\n[ivr]\ntree = "{tree}"\n')
+    done = subprocess.run(
+        [ACD, "check-config", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{tree}: not UTF-8 text" in done.stderr
+    assert "Traceback" not in done.stderr
