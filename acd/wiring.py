@@ -173,7 +173,7 @@ def build(
     centre = CallCentre(pipeline, tree, aftercall, local_time)
     control = CallControl(pipeline, tree, s.recording.policy_for, disk)
     tracking = CallTracking(pipeline, recording)
-    adoption = Adoption(pipeline, tree, agent_log, events, tracking, recording)
+    adoption = Adoption(pipeline, tree, agent_log, events, tracking, recording, engine.channels)
     engine.subscribe(tracking.on_pbx_event, adoption.on_resync)
     recordings = RecordingService(
         recording_store,

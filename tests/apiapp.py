@@ -60,9 +60,13 @@ async def api_app(
     tmp_path: Path,
     agents: list[Agent] = AGENTS,
     users_and_roles: tuple[tuple[str, str], ...] = USERS,
+    **sections: Any,
 ) -> AsyncIterator[tuple[web.Application, Services, UserStore]]:
-    """Default users: 1001/1002 agents, 1901 supervisor, 9000 admin; password secret-<job>."""
-    settings = settings_for(tmp_path, agents)
+    """Default users: 1001/1002 agents, 1901 supervisor, 9000 admin; password secret-<job>.
+
+    ``sections`` replace whole sections of the settings (e.g. ``ami`` for a replayed PBX).
+    """
+    settings = settings_for(tmp_path, agents, **sections)
     db = create_engine(settings.database.url)
     await migrate(db)
     users = UserStore(db)

@@ -139,8 +139,13 @@ class AmiExecutor:
         if leg is None:
             return
         log.info("stop_ringing", call_id=c.call_id, agent=c.job_number, leg=leg.leg_id)
-        if leg.leg_id in self._channels:
-            await self._hangup(leg.leg_id)
+        if leg.leg_id not in self._channels:
+            # Its Newchannel has not come yet: hang it up when it does (and try now,
+            # in case the event is only late).
+            self._book.cancelled.add(leg.leg_id)
+            await self.hang_up_leg(leg.leg_id, known=False)
+            return
+        await self._hangup(leg.leg_id)
 
     async def _connect(self, c: ConnectCall) -> None:
         info = self._book.calls.get(c.call_id)
@@ -307,9 +312,12 @@ class AmiExecutor:
         await self._hangup(channel.uniqueid)
         return True
 
-    async def hang_up_leg(self, leg_id: str) -> None:
-        """End an agent's leg if it is still up (gone already is fine)."""
-        if leg_id not in self._channels:
+    async def hang_up_leg(self, leg_id: str, *, known: bool = True) -> None:
+        """End an agent's leg if it is still up (gone already is fine).
+
+        ``known=False`` tries even when the engine has not seen the channel yet.
+        """
+        if known and leg_id not in self._channels:
             return
         try:
             await self._hangup(leg_id)

@@ -17,7 +17,7 @@ from acd.centre.recording import RecordingLifecycle
 from acd.centre.tracking import CallTracking
 from acd.core.agents import AgentState
 from acd.core.calls import AgentLeg, CallInfo
-from acd.core.channels import Channel, Reconciliation
+from acd.core.channels import Channel, ChannelRegistry, Reconciliation
 from acd.core.queueing import WaitingCall
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
@@ -42,6 +42,7 @@ class Adoption:
         events: CallEventLog,
         tracking: CallTracking,
         recordings: RecordingLifecycle,
+        channels: ChannelRegistry,
     ) -> None:
         self._p = pipeline
         self._core = pipeline.core
@@ -51,6 +52,7 @@ class Adoption:
         self._events = events
         self._tracking = tracking
         self._recordings = recordings
+        self._channels = channels
         self._talking_before_restart: dict[str, float] = {}
         self.live_channels: set[str] = set()  # uniqueids Asterisk had at the last resync
 
@@ -141,6 +143,10 @@ class Adoption:
                 continue
             line = values["ACD_LINE"]
             if line not in self._tree.lines:
+                continue
+            if channel.uniqueid not in self._channels:
+                # The caller hung up while we asked: taking them back would leave a ghost.
+                log.info("adopt_gone", call_id=channel.uniqueid)
                 continue
             info = CallInfo(
                 channel.uniqueid,

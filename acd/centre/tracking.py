@@ -50,10 +50,18 @@ class CallTracking:
                 self.hung_up(event.uniqueid)
             case RingFailed():
                 self._ring_failed(event.uniqueid)
-            case ChannelCreated() | ChannelStateChanged() | CallerIdChanged():
+            case ChannelCreated():
+                self._created(event.channel.uniqueid)
+            case ChannelStateChanged() | CallerIdChanged():
                 pass  # the engine's channel view has them
             case _:
                 assert_never(event)
+
+    def _created(self, uniqueid: str) -> None:
+        if uniqueid in self._book.cancelled:
+            # acd stopped ringing this leg before its channel was reported: end it now.
+            self._book.cancelled.discard(uniqueid)
+            self._p.tasks.spawn(self._executor.hang_up_leg(uniqueid), "acd-cancel-leg")
 
     def _agent_answered(self, event: AgentAnswered) -> None:
         leg = self._book.legs.get(event.uniqueid) or self._book.legs.get(event.leg)
@@ -67,6 +75,7 @@ class CallTracking:
     def hung_up(self, uniqueid: str) -> None:
         """A channel is gone: an agent's leg, a caller, or a supervisor's spy leg."""
         self._book.forget_spies_on(uniqueid)
+        self._book.cancelled.discard(uniqueid)
         if uniqueid in self._book.legs:
             self._leg_hung_up(uniqueid)
         elif uniqueid in self._book.calls:
@@ -108,6 +117,7 @@ class CallTracking:
         )
 
     def _ring_failed(self, uniqueid: str) -> None:
+        self._book.cancelled.discard(uniqueid)
         leg = self._book.legs.pop(uniqueid, None)
         if leg is None:
             return

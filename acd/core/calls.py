@@ -57,6 +57,8 @@ class CallBook:
     calls: dict[str, CallInfo] = field(default_factory=dict)
     legs: dict[str, AgentLeg] = field(default_factory=dict)
     spies: dict[str, SpySession] = field(default_factory=dict)  # by supervisor
+    # Legs acd stopped ringing before Asterisk reported their channel: hung up on arrival.
+    cancelled: set[str] = field(default_factory=set)
 
     def leg_for(self, call_id: str, job_number: str) -> AgentLeg | None:
         """The leg rung on that agent's phone for that call, if any."""

@@ -232,7 +232,9 @@ class CallDistributor(AgentRoster):
         """Blind transfer: the agent's call goes back to waiting, for a line or one person.
 
         The agent goes to after-call work; the caller waits ahead of new callers
-        (priority +1) and is offered to the target as soon as they are ready.
+        (priority +1) and is offered to the target as soon as they are ready. A
+        person who is not ready within ``ring_timeout``, or does not answer,
+        leaves the caller to the line's queue.
         """
         call = self.connected.get(call_id)
         if call is None:
@@ -246,8 +248,9 @@ class CallDistributor(AgentRoster):
         out: list[Output] = [self._change(status, AgentAction.CALL_ENDED, now, call_id=call_id)]
         status.wrap_up_until = now + self.rules.wrap_up
         target_line = line or call.line
+        until = now + self.rules.ring_timeout if to_agent is not None else None
         self.waiting[call_id] = WaitingCall(
-            call_id, target_line, now, priority=1, target_agent=to_agent
+            call_id, target_line, now, priority=1, target_agent=to_agent, target_until=until
         )
         out.append(TransferCall(call_id, call.job_number, target_line, to_agent))
         return out + self._dispatch(now)
@@ -260,6 +263,9 @@ class CallDistributor(AgentRoster):
         for call in in_order(self.waiting.values()):
             if call.ring_deadline is not None and now >= call.ring_deadline:
                 out += self._ring_no_answer(call, now)
+            elif call.offered_to is None and call.target_until is not None:
+                if now >= call.target_until:  # the person never came: the line takes it
+                    call.target_agent = call.target_until = None
         for status in self.agents.values():
             if status.state is AgentState.AFTER_CALL and status.wrap_up_until is not None:
                 if now >= status.wrap_up_until:
@@ -345,6 +351,7 @@ class CallDistributor(AgentRoster):
         assert job is not None
         status = self.agents[job]
         call.offered_to = call.ring_deadline = None
+        call.target_agent = call.target_until = None  # a transfer's person: the line next
         return [
             StopRinging(call.call_id, job),
             self._change(

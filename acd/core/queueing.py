@@ -53,6 +53,7 @@ class WaitingCall:
     ring_deadline: float | None = None
     announced_at: float | None = None
     target_agent: str | None = None  # a transfer to one person waits for them only
+    target_until: float | None = None  # ...until then; then anyone on the line
 
     @property
     def order(self) -> tuple[int, float, str]:

@@ -379,6 +379,35 @@ def test_blind_transfer_to_a_supervisor_waits_for_them_and_goes_first():
     assert rung(acd.set_ready("1901", 13)) == [("c1", "1901")]
 
 
+def test_a_transfer_to_a_person_who_never_gets_ready_goes_to_the_line_after_the_ring_timeout():
+    acd = CallDistributor(
+        AcdRules(ring_timeout=8),
+        agents=[agent("1001", tour=5), agent("1002", tour=5), agent("1901", Role.SUPERVISOR)],
+    )
+    ready(acd, "1001")
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    acd.transfer("c1", 10, to_agent="1901")  # the team lead is logged out
+    assert rung(ready(acd, "1002", at=11)) == []  # waits for the lead...
+    assert rung(acd.tick(17.9)) == []
+    assert rung(acd.tick(18)) == [("c1", "1002")]  # ...8 s, then anyone on tour
+
+
+def test_a_transfer_to_a_person_who_does_not_answer_goes_to_the_line():
+    acd = CallDistributor(
+        AcdRules(ring_timeout=8),
+        agents=[agent("1001", tour=5), agent("1002", tour=5), agent("1003", tour=5)],
+    )
+    ready(acd, "1001", "1002")
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    assert rung(acd.transfer("c1", 10, to_agent="1002")) == [("c1", "1002")]
+    assert rung(ready(acd, "1003", at=11)) == []  # 1002 is being rung
+    out = acd.tick(18)  # 1002 does not answer
+    assert acd.status("1002").reason is NotReadyReason.NO_ANSWER
+    assert rung(out) == [("c1", "1003")]
+
+
 def test_blind_transfer_to_another_line():
     acd = CallDistributor(agents=[agent("1001", tour=5), agent("1002", cruise=5)])
     ready(acd, "1001", "1002")

@@ -8,12 +8,14 @@ from typing import Any
 
 from acd.ami.connection import AmiConnection
 from acd.ami.executor import AmiExecutor, RecordingDisk
-from acd.core.calls import CallBook, CallInfo
+from acd.core.calls import AgentLeg, CallBook, CallInfo
+from acd.core.commands import StopRinging
 from acd.engine import Engine
 from acd.prompts import PromptLibrary
 from acd.settings import RecordingSettings
 from tests.amireplay import AmiReplayServer, load
-from tests.unit.test_ami_connection import connected_engine
+from tests.apiapp import api_app
+from tests.unit.test_ami_connection import connected_engine, until
 
 # A day the host's clock cannot be on while the test runs.
 CENTRE_DAY = date(2031, 12, 31)
@@ -71,3 +73,23 @@ async def test_no_recording_starts_while_the_disk_is_full(tmp_path: Path):
             await ami.close()
             await engine.stop()
     assert pbx.actions("MixMonitor") == [] and info.recording is None
+
+
+async def test_a_leg_stopped_before_its_channel_was_reported_is_hung_up_when_it_appears(
+    tmp_path: Path,
+):
+    async with AmiReplayServer(load("late_leg.ami")) as pbx:
+        ami_section = {"port": pbx.port, "secret": "s3cret", "ping_interval": 30}
+        async with api_app(tmp_path, ami=ami_section) as (_, services, _):
+            await services.engine.start()
+            await services.ami.start()
+            try:
+                # acd rang 1001 for c1 (Originate is asynchronous); the caller left at once.
+                services.pipeline.book.legs["acd-late-leg"] = AgentLeg("acd-late-leg", "c1", "1001")
+                await services.pipeline.executor.execute(StopRinging("c1", "1001"))
+                # The leg's Newchannel arrives only now: it is hung up, not left ringing.
+                await until(lambda: len(pbx.actions("Hangup")) == 2)
+            finally:
+                await services.ami.close()
+                await services.engine.stop()
+    assert [a["Channel"] for a in pbx.actions("Hangup")] == ["acd-late-leg", "acd-late-leg"]
