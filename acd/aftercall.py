@@ -142,7 +142,9 @@ class AfterCall:
 
     # -- tickets ---------------------------------------------------------------
 
-    async def low_score(self, call_id: str, agent: str, line: str, score: int) -> None:
+    async def low_score(
+        self, call_id: str, agent: str, line: str, score: int, *, caller: str | None = None
+    ) -> None:
         """A caller rated the service 1-3: the team lead calls back within 2 hours."""
         now = self._clock()
         ticket = self._new_ticket(
@@ -152,7 +154,7 @@ class AfterCall:
             now,
             line=line,
             agent=agent,
-            caller=await self._caller(call_id),
+            caller=caller if caller is not None else await self._caller(call_id),
             details={"score": score},
         )
         await self.store.open_ticket(ticket)

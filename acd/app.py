@@ -145,7 +145,7 @@ class Daemon:
 
         self.fastagi = FastAgiServer(s.fastagi)
         centre = services.centre
-        ivr = IvrRoute(flow.tree, self.prompts, centre, services.events, s.ivr.language, time.time)
+        ivr = IvrRoute(flow.tree, self.prompts, centre, s.ivr.language, time.time)
         self.fastagi.add_route("ivr", ivr.__call__)
         callback = CallbackRoute(self.prompts, centre, s.ivr.language)
         self.fastagi.add_route("callback", callback.__call__)

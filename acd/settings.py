@@ -86,6 +86,9 @@ class DatabaseSettings(_Section):
     """The ``[database]`` section: the database URL (SQLite or PostgreSQL)."""
 
     url: str = "sqlite+aiosqlite:///acd.db"
+    # Where facts wait while the database is down; default: next to a SQLite
+    # database file, else acd-facts.spill in the working directory.
+    spill_file: Path | None = None
 
     @field_validator("url")
     @classmethod

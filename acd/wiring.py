@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.aftercall import AfterCall
@@ -43,6 +45,7 @@ from acd.reports import ReportService
 from acd.settings import AgentSettings, ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
+from acd.storage.facts import FactStore
 from acd.storage.followups import FollowUpStore
 from acd.storage.recordings import RecordingStore
 from acd.storage.reports import ReportSource
@@ -77,6 +80,16 @@ def agents_from_settings(entries: Iterable[AgentSettings]) -> list[Agent]:
         Agent(a.job_number, a.name, a.endpoint, dict(a.skills), Role(a.role), a.team)
         for a in entries
     ]
+
+
+def spill_file(settings: Settings) -> Path:
+    """Where facts wait while the database is down (next to a SQLite file by default)."""
+    if settings.database.spill_file is not None:
+        return settings.database.spill_file
+    url = make_url(settings.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).expanduser().with_suffix(".facts-spill")
+    return Path("acd-facts.spill")
 
 
 @dataclass(frozen=True)
@@ -164,7 +177,7 @@ def build(
         core,
         book,
         executor,
-        FactWriter(events, agent_log),
+        FactWriter(FactStore(db), spill_file(s), live.bus, live.alarms, stored_at, clock),
         live,
         tasks,
         clock,

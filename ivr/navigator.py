@@ -44,6 +44,12 @@ FIXED_PROMPTS = frozenset(
 MIN_NUMBER, MAX_NUMBER = 5, 20
 
 
+def dialable(number: str) -> bool:
+    """A number we can call back: 5-20 digits, optionally E.164's leading "+" (+8613...)."""
+    digits = number.removeprefix("+")
+    return digits.isdigit() and MIN_NUMBER <= len(digits) <= MAX_NUMBER
+
+
 @dataclass(frozen=True, slots=True)
 class Say:
     """A prompt key, or digits to be read out one by one."""
@@ -206,9 +212,10 @@ class Navigator:
     def _offer_callback(self, line: str, why: tuple[Say, ...]) -> Step:
         self._callback_line = line
         number = self.context.caller_number
-        if number.isdigit():
+        if dialable(number):
             # "Press 1 to be called back on <number>, press 2 to key in another."
-            offer: tuple[Say, ...] = (*why, Say(CALLBACK_OFFER), Say(digits=number))
+            spoken = number.removeprefix("+")
+            offer: tuple[Say, ...] = (*why, Say(CALLBACK_OFFER), Say(digits=spoken))
         else:
             offer = (*why, Say(CALLBACK_OFFER_NO_NUMBER))
         return self._ask(offer)
@@ -216,9 +223,9 @@ class Navigator:
     def _callback_choice(self, key: str) -> Step:
         assert self._callback_line is not None
         number = self.context.caller_number
-        if key == "1" and number.isdigit():
+        if key == "1" and dialable(number):
             return LeaveCallback(self._callback_line, number, _say(CALLBACK_SAVED))
-        if key == "2" or (key == "1" and not number.isdigit()):
+        if key == "2" or (key == "1" and not dialable(number)):
             return AskNumber(_say(CALLBACK_ENTER_NUMBER), self.tree.silence_timeout)
         if key == "#":
             return Goodbye(_say(GOODBYE), reason="declined_callback")

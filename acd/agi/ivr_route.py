@@ -10,7 +10,6 @@ from acd.agi.server import AgiCommandFailed, AgiRequest
 from acd.centre.callflow import CallCentre
 from acd.core.calls import CallInfo
 from acd.prompts import PromptLibrary
-from acd.storage.events import CallEventLog
 from ivr.navigator import (
     AskKey,
     AskNumber,
@@ -21,6 +20,7 @@ from ivr.navigator import (
     Say,
     Step,
     WaitForAgent,
+    dialable,
 )
 from ivr.speech import LANGUAGES, digit_key
 from ivr.tree import DTMF_KEYS, IvrTree
@@ -70,14 +70,12 @@ class IvrRoute:
         tree: IvrTree,
         prompts: PromptLibrary,
         centre: CallCentre,
-        events: CallEventLog,
         default_language: str,
         clock: Callable[[], float],
     ) -> None:
         self._tree = tree
         self._prompts = prompts
         self._centre = centre
-        self._events = events
         self._language = default_language
         self._clock = clock
 
@@ -93,7 +91,7 @@ class IvrRoute:
             human_lines=self._centre.human_lines(),
         )
         nav = Navigator(self._tree, context)
-        await self._events.append(
+        self._centre.note(
             call_id, "ivr_entered", caller=caller, language=language, open=context.open_now
         )
         step: Step = nav.start()
@@ -102,14 +100,14 @@ class IvrRoute:
                 case AskKey():
                     key = await self._ask_key(request, step, language)
                     if key is not None:
-                        await self._events.append(call_id, "ivr_key", key=key)
+                        self._centre.note(call_id, "ivr_key", key=key)
                     step = nav.on_key(key) if key is not None else nav.on_silence()
                 case AskNumber():
                     step = nav.on_number(await self._ask_number(request, step, language))
                 case WaitForAgent():
                     await self._play(request, step.say, language, escape="")
                     enqueued_at = self._clock()
-                    await self._events.append(call_id, "queued", line=step.line, path=nav.path)
+                    self._centre.note(call_id, "queued", line=step.line, path=list(nav.path))
                     for name_, value in (
                         ("ACD_LINE", step.line),
                         ("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}"),
@@ -129,7 +127,7 @@ class IvrRoute:
                     await self._play(request, step.say, language, escape="")
                     break
                 case Goodbye():
-                    await self._events.append(call_id, "ivr_goodbye", reason=step.reason)
+                    self._centre.note(call_id, "ivr_goodbye", reason=step.reason)
                     await self._play(request, step.say, language, escape="")
                     break
         await request.send_command("SET VARIABLE ACD_IVR_DONE 1")
@@ -172,7 +170,7 @@ class CallbackRoute:
     async def __call__(self, request: AgiRequest) -> None:
         call_id = request.uniqueid
         number = request.caller_number
-        info = self._centre.callback_instead(call_id, number) if number.isdigit() else None
+        info = self._centre.callback_instead(call_id, number) if dialable(number) else None
         if info is None:
             # Unknown to the engine (or no number to call): back to waiting.
             log.info("callback_refused", call_id=call_id)

@@ -13,8 +13,10 @@ from datetime import datetime
 
 from acd.aftercall import AfterCall
 from acd.centre.pipeline import Pipeline
+from acd.centre.tasks import retry_while_busy
 from acd.core.agents import AgentState, AgentStatus, NotReadyReason
 from acd.core.calls import CallInfo
+from acd.core.commands import NoteValue
 from acd.core.peak import PeakLevel
 from acd.core.queueing import NoSuchAgent
 from ivr.hours import lines_with_duty
@@ -123,15 +125,25 @@ class CallCentre:
         self._p.book.calls.pop(call_id, None)
         return info
 
+    def note(self, call_id: str, kind: str, **data: NoteValue) -> None:
+        """Store what happened in the IVR (in order with everything else, never blocking)."""
+        self._p.note(call_id, kind, **data)
+
     def survey_result(self, call_id: str, agent: str, line: str, score: int | None) -> None:
         """Store the caller's rating; 1-3 opens a follow-up for the team lead within 2 hours."""
         self._p.note(call_id, "survey", score=score, agent=agent, line=line)
         self._p.live.bus.publish(
             "survey", self._p.clock(), call_id=call_id, agent=agent, line=line, score=score
         )
-        aftercall = self._aftercall
-        if score is not None and score <= aftercall.rules.low_score_max:
-            self._p.tasks.spawn(aftercall.low_score(call_id, agent, line, score), "acd-follow-up")
+        if score is not None and score <= self._aftercall.rules.low_score_max:
+            info = self._p.book.calls.get(call_id)
+            caller = info.caller_number if info is not None else None
+            aftercall = self._aftercall
+
+            async def ticket() -> None:
+                await aftercall.low_score(call_id, agent, line, score, caller=caller)
+
+            self._p.tasks.spawn(retry_while_busy(ticket, "follow_up"), "acd-follow-up")
 
     # -- agents -------------------------------------------------------------------
 

@@ -1,86 +1,156 @@
-"""Storing the core's facts in order, in batches, off the AMI event path."""
+"""Storing the core's facts in order, off the AMI event path, and never dropping one.
+
+Facts become rows when they happen (with their own time) and are written a
+batch at a time, each batch in one transaction. When the database refuses
+(locked, down, unreachable) the batch is retried with backoff and the
+"database" alarm is raised; if it stays down, batches go to a local spill
+file, in order, and the spill is written to the database first once it is
+back. A batch the database can never take (a bad row) is set aside in a
+"rejected" file for an operator instead of blocking everything behind it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import assert_never
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import structlog
 
-from acd.core.agents import AgentStateChanged
-from acd.core.commands import CallAbandoned, CallAnswered, CallNote, Fact
-from acd.core.peak import PeakLevelChanged
-from acd.storage.agent_states import AgentStateLog
-from acd.storage.events import CallEventLog
+from acd.centre.tasks import TRANSIENT
+from acd.core.commands import Fact
+from acd.eventbus import EventBus
+from acd.storage.facts import FactStore, Row, rows_for
 
 log = structlog.get_logger("acd.facts")
 
+DATABASE_ALARM = "database"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRules:
+    """How long to keep trying a batch before it waits in the spill file instead."""
+
+    first_delay: float = 0.5
+    max_delay: float = 10.0
+    spill_after: float = 30.0
+
 
 class FactWriter:
-    """A queue of facts and the task that writes them: agents' states and call events."""
+    """A queue of facts and the task that writes them; nothing is lost on a database error."""
 
-    def __init__(self, events: CallEventLog, agent_log: AgentStateLog) -> None:
-        self._events = events
-        self._agent_log = agent_log
-        self._queue: asyncio.Queue[Fact] = asyncio.Queue()
+    def __init__(
+        self,
+        store: FactStore,
+        spill: Path,
+        bus: EventBus,
+        alarms: dict[str, dict[str, Any]],
+        stored_at: Callable[[], datetime],
+        clock: Callable[[], float],
+        rules: RetryRules | None = None,
+    ) -> None:
+        self._store = store
+        self._spill = spill
+        self._rejected = spill.with_name(spill.name + ".rejected")
+        self._bus = bus
+        self._alarms = alarms
+        self._stored_at = stored_at
+        self._clock = clock
+        self._rules = rules or RetryRules()
+        self._queue: asyncio.Queue[list[Row]] = asyncio.Queue()
 
     def put(self, fact: Fact) -> None:
-        """Queue one fact; it is stored after every fact queued before it."""
-        self._queue.put_nowait(fact)
+        """Queue one fact (stamped now); it is stored after every fact queued before it."""
+        self._queue.put_nowait(rows_for(fact, self._stored_at()))
 
     async def run(self) -> None:
         """Store what arrives, a batch at a time, until cancelled."""
         while True:
-            batch = [await self._queue.get(), *self._drain()]
-            try:
-                await self.store(batch)
-            except Exception:
-                log.exception("store_failed", count=len(batch))
+            batch = [*await self._queue.get(), *self._drain()]
+            await self._write(batch, patient=True)
 
     async def flush(self) -> None:
-        """Store what is still queued (a clean stop loses nothing)."""
-        await self.store(self._drain())
+        """Store what is still queued, or spill it (a clean stop loses nothing)."""
+        await self._write(self._drain(), patient=False)
 
-    def _drain(self) -> list[Fact]:
-        items = []
+    def _drain(self) -> list[Row]:
+        rows: list[Row] = []
         while not self._queue.empty():
-            items.append(self._queue.get_nowait())
-        return items
+            rows += self._queue.get_nowait()
+        return rows
 
-    async def store(self, facts: Iterable[Fact]) -> None:
-        """Write facts in order: agents' state changes in one go, then each call event."""
-        facts = list(facts)
-        await self._agent_log.append(f for f in facts if isinstance(f, AgentStateChanged))
-        for fact in facts:
-            match fact:
-                case AgentStateChanged():
-                    pass  # stored above
-                case CallAbandoned():
-                    await self._events.append(
-                        fact.call_id,
-                        "abandoned",
-                        line=fact.line,
-                        waited=round(fact.waited, 3),
-                        while_ringing=fact.while_ringing,
-                    )
-                case CallAnswered():
-                    await self._events.append(
-                        fact.call_id,
-                        "answered",
-                        line=fact.line,
-                        agent=fact.job_number,
-                        waited=round(fact.waited, 3),
-                    )
-                case PeakLevelChanged():
-                    await self._events.append(
-                        "peak",
-                        "peak_level",
-                        old=int(fact.old),
-                        new=int(fact.new),
-                        waiting=fact.waiting,
-                    )
-                case CallNote():
-                    await self._events.append(fact.call_id, fact.kind, **fact.data)
-                case _:
-                    assert_never(fact)
+    async def _write(self, batch: list[Row], *, patient: bool) -> None:
+        """Write the spill (older) then the batch; retry, spill or set aside on failure."""
+        delay, started = self._rules.first_delay, time.monotonic()
+        while True:
+            try:
+                await self._replay_spill()
+                if batch:
+                    await self._store.write(batch)
+                self._clear_alarm()
+                return
+            except TRANSIENT as exc:
+                self._raise_alarm(exc)
+                waited = time.monotonic() - started
+                if not patient or self._spill_exists() or waited >= self._rules.spill_after:
+                    # Behind older spilled rows, or down too long: wait on disk, in order.
+                    await asyncio.to_thread(_append, self._spill, batch)
+                    log.warning("facts_spilled", rows=len(batch), file=str(self._spill))
+                    return
+                log.warning("facts_retry", rows=len(batch), in_s=delay, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._rules.max_delay)
+            except Exception:
+                log.exception("facts_rejected", rows=len(batch), file=str(self._rejected))
+                await asyncio.to_thread(_append, self._rejected, batch)
+                return
+
+    async def _replay_spill(self) -> None:
+        if not self._spill_exists():
+            return
+        rows = await asyncio.to_thread(_read, self._spill)
+        await self._store.write(rows)  # all of the spill in one transaction
+        await asyncio.to_thread(self._spill.unlink)
+        log.warning("facts_replayed", rows=len(rows), file=str(self._spill))
+
+    def _spill_exists(self) -> bool:
+        return self._spill.exists()
+
+    def _raise_alarm(self, exc: BaseException) -> None:
+        if DATABASE_ALARM in self._alarms:
+            return
+        now = self._clock()
+        details = {"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}
+        log.error("database_alarm", **details)
+        self._alarms[DATABASE_ALARM] = {"since": now, **details}
+        self._bus.publish("alarm", now, alarm=DATABASE_ALARM, raised=True, **details)
+
+    def _clear_alarm(self) -> None:
+        if self._alarms.pop(DATABASE_ALARM, None) is None:
+            return
+        log.warning("database_ok")
+        self._bus.publish("alarm", self._clock(), alarm=DATABASE_ALARM, raised=False)
+
+
+def _append(path: Path, rows: list[Row]) -> None:
+    if not rows:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        f.flush()
+
+
+def _read(path: Path) -> list[Row]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from acd.centre.tasks import ShortTasks
+from acd.centre.tasks import ShortTasks, retry_while_busy
 from acd.core.calls import CallInfo
 from acd.core.distributor import CallDistributor
 from acd.storage.models import RecordingRow
@@ -40,6 +40,7 @@ class RecordingLifecycle:
         self._core = core
         self._tasks = tasks
         self._clock = clock
+        self._saved: dict[str, asyncio.Event] = {}  # rows being stored, by call
 
     def started(self, info: CallInfo) -> None:
         """The executor started MixMonitor on this call: store the recording's row."""
@@ -55,11 +56,34 @@ class RecordingLifecycle:
             started_at=self._clock(),
             complete=False,
         )
-        self._tasks.spawn(self._store.started(row), "acd-rec")
+        store = self._store
+        saved = self._saved[info.call_id] = asyncio.Event()
+
+        async def save() -> None:
+            await store.started(row)
+
+        async def save_then_tell() -> None:
+            try:
+                await retry_while_busy(save, "recording_row")
+            finally:
+                saved.set()  # the end of the call may be measured now
+
+        self._tasks.spawn(save_then_tell(), "acd-rec")
 
     def ended(self, call_id: str, complete: bool) -> None:
         """The call ended (``complete``) or vanished with Asterisk: measure and store the file."""
-        self._tasks.spawn(self.finish(call_id, complete), "acd-rec")
+
+        saved = self._saved.pop(call_id, None)
+
+        async def finish() -> None:
+            await self.finish(call_id, complete)
+
+        async def after_the_row() -> None:
+            if saved is not None:  # its row is still being stored (a busy database)
+                await saved.wait()
+            await retry_while_busy(finish, "recording_finished")
+
+        self._tasks.spawn(after_the_row(), "acd-rec")
 
     async def finish(self, call_id: str, complete: bool) -> None:
         """Measure the file (off the loop) and store size, checksum, length, completeness."""

@@ -4,10 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 from acd.ami.errors import AmiError
+
+log = structlog.get_logger("acd.tasks")
+
+# Database errors that pass: locked, restarting or unreachable.
+TRANSIENT = (OperationalError, DBAPIError, OSError, TimeoutError, ConnectionError)
+RETRY_FIRST_DELAY, RETRY_MAX_DELAY = 0.5, 10.0
+
+
+async def retry_while_busy(
+    action: Callable[[], Awaitable[None]], what: str, *, give_up_after: float = 300.0
+) -> None:
+    """Run ``action``, again with backoff while the database is busy or down."""
+    delay, deadline = RETRY_FIRST_DELAY, time.monotonic() + give_up_after
+    while True:
+        try:
+            await action()
+            return
+        except TRANSIENT as exc:
+            if time.monotonic() > deadline:
+                log.error("gave_up", what=what, error=str(exc))
+                return
+            log.warning("retrying", what=what, in_s=delay, error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
 
 
 class ShortTasks:

@@ -9,7 +9,7 @@ from acd.core.agents import AgentStateChanged
 from acd.core.peak import PeakLevelChanged
 
 # A value stored with a call event (written to the event log as JSON).
-NoteValue = str | int | float | bool | None
+NoteValue = str | int | float | bool | None | list[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,9 @@ class TransferBody(Body):
 class DialBody(Body):
     """The outside number to call."""
 
-    number: str = Field(pattern=r"^[0-9]{3,20}$", description="digits only, as dialled")
+    number: str = Field(
+        pattern=r"^\+?[0-9]{3,20}$", description="digits as dialled, or E.164 (+8613...)"
+    )
 
 
 async def agent_state(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotConnected, AmiTimeout
 from acd.auth import AuthError
@@ -76,6 +77,8 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     AmiNotConnected: (503, "pbx_unavailable"),
     AmiDisconnected: (503, "pbx_unavailable"),
     AmiTimeout: (504, "pbx_timeout"),
+    # The database is locked, restarting or unreachable: try again shortly.
+    OperationalError: (503, "database_unavailable"),
     AmiError: (503, "pbx_unavailable"),
     AuthError: (401, "unauthorized"),
     NoSuchAgent: (404, "no_such_agent"),

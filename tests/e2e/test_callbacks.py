@@ -169,3 +169,16 @@ async def test_a_waiting_caller_who_presses_nine_is_called_back_first_keeping_th
     assert await second.on_line()
     await first.recording_done()
     assert_heard_before_the_end(first, saved)
+
+
+async def test_a_caller_with_an_e164_number_is_called_back_on_it_plus_sign_included(
+    centre, callers, phones, asterisk, customer_trunk, tmp_path: Path
+):
+    agent, supervisor, phone = await at_lunch(centre, phones, tmp_path)
+    caller = await callers.tour_caller(number="+8613800138000")
+    await caller.hears("callback_offer")  # "... on the number you call from, press 1"
+    await caller.press("1")
+    await caller.hears("callback_saved")
+    await caller.hung_up_by_the_hotline("hotline")
+    await supervisor.snapshot_until(lambda s: s["lines"]["tour"]["callbacks"] == 1)
+    await agent_takes_the_callback(asterisk, agent, phone, "+8613800138000", caller)

@@ -9,8 +9,11 @@ from typing import Any
 
 from tests.e2e.asterisk import Asterisk
 from tests.e2e.callers import Callers
-from tests.e2e.centre import Centre
+from tests.e2e.centre import Centre, zone_at_midday
+from tests.e2e.faults import DatabaseLock
 from tests.e2e.tcpproxy import TcpProxy
+from tests.e2e.test_after_call import report_line
+from tests.e2e.waiting import until
 
 Health = tuple[int, dict[str, Any]]
 
@@ -132,3 +135,37 @@ async def test_an_asterisk_restart_is_noticed_and_a_caller_dialling_as_it_comes_
     live = len(await asterisk.channels())
     await health_until(c, lambda _, h: h["engine"]["live_channels"] == live, timeout=5)
     await stream.close()
+
+
+async def test_a_database_locked_for_20_s_during_a_call_loses_no_fact_and_raises_an_alarm(
+    centre, callers: Callers, phones
+):
+    c = await centre(ivr={"timezone": zone_at_midday()})  # "today" cannot straddle midnight
+    await c.agent_logged_in("1001")
+    lead = await c.login("1901")
+    phone = await phones("1001", answer_after=0.5, talk_for=3)
+    number = "13900000081"
+    async with DatabaseLock(c.workdir / "acd.db") as lock:
+        locked_at = time.monotonic()
+        # The call goes on as if nothing happened: menu, agent, greeting, survey.
+        caller, _ = await callers.tour_call(phone, number=number)
+        await caller.hears("survey_question", timeout=30)
+        await caller.press("2", after=1.5)
+        await caller.hears("survey_thanks", timeout=10)
+        await caller.gone(timeout=15)
+        # Ops see it: the database alarm on /healthz (calls go on: still 200).
+        status, _ = await health_until(
+            c, lambda s, b: any(a["alarm"] == "database" for a in b["alarms"]), timeout=30
+        )
+        assert status == 200
+        await asyncio.sleep(max(0.0, 20 - (time.monotonic() - locked_at)))  # 20 s in all
+        await lock.release()
+    await health_until(c, lambda s, b: b["alarms"] == [], timeout=60)
+    # Nothing was lost: the call, its rating and its follow-up are all there.
+    report, tour = await report_line(lead, "tour", lambda r: r["surveys"] == 1)
+    assert (tour["offered"], tour["answered"], tour["abandoned"]) == (1, 1, 0)
+    assert tour["survey_distribution"]["2"] == 1
+    agent_row = next(a for a in report["agents"] if a["agent"] == "1001")
+    assert agent_row["answered"] == 1 and agent_row["talk_s"] > 0
+    tickets = await until(lambda: lead.get("/follow-ups"), 30, "the low score's follow-up")
+    assert [(t["call_id"], t["caller"]) for t in tickets] == [(caller.call_id, number)]

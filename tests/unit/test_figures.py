@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acd.centre.facts import FactWriter
 from acd.core.calls import CallBook
 from acd.core.commands import CallAbandoned, CallAnswered, CallNote
 from acd.core.distributor import CallDistributor
@@ -27,9 +26,9 @@ from acd.core.figures import (
 )
 from acd.core.reports import ReportRules, build_report, period_bounds
 from acd.live import DayFigures, LiveFeed
-from acd.storage.agent_states import AgentStateLog
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
+from acd.storage.facts import FactStore, rows_for
 from acd.storage.reports import ReportSource
 from ivr.tree import load_tree
 
@@ -199,7 +198,7 @@ def live_feed(events: CallEventLog, clock: list[float]) -> LiveFeed:
 
 async def run_the_day(engine, events: CallEventLog, clock: list[float], live: LiveFeed) -> None:
     """Feed DAY to the live feed and to storage, as the call centre does."""
-    writer = FactWriter(events, AgentStateLog(engine))
+    writer = FactStore(engine)
     for at, what in DAY:
         clock[0] = at
         if isinstance(what, tuple):
@@ -208,7 +207,7 @@ async def run_the_day(engine, events: CallEventLog, clock: list[float], live: Li
             live.call_queued(call_id, line, at)
         else:
             live.publish(what)
-            await writer.store([what])
+            await writer.write(rows_for(what, datetime.fromtimestamp(clock[0], UTC)))
     clock[0] = NOW
 
 
@@ -265,13 +264,13 @@ async def test_live_counting_gives_the_day_reports_figures_for_the_same_facts(ce
 async def test_a_restart_during_the_day_goes_on_counting_without_counting_twice(centre):
     engine, events, clock = centre
     half = len(DAY) // 2
-    writer = FactWriter(events, AgentStateLog(engine))
+    writer = FactStore(engine)
     for at, what in DAY[:half]:  # before the restart: stored only
         clock[0] = at
         if isinstance(what, tuple):
             await events.append(what[1], "queued", line=what[2])
         else:
-            await writer.store([what])
+            await writer.write(rows_for(what, datetime.fromtimestamp(clock[0], UTC)))
     live = live_feed(events, clock)
     await live.load_today()
     # The last stored fact arrives again live (stored just before the restart).
@@ -284,7 +283,7 @@ async def test_a_restart_during_the_day_goes_on_counting_without_counting_twice(
         else:
             live.publish(what)
             if i >= half:
-                await writer.store([what])
+                await writer.write(rows_for(what, datetime.fromtimestamp(clock[0], UTC)))
     clock[0] = NOW
     total = await day_report_total(engine)
     assert_same_figures(live.snapshot()["today"], total)

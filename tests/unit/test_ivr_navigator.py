@@ -85,6 +85,17 @@ def test_outside_hours_no_human_offered_hours_said_and_callback_on_calling_numbe
     assert step == LeaveCallback("cruise", "13800138000", (Say("callback_saved"),))
 
 
+def test_a_caller_with_an_e164_number_is_offered_a_callback_on_it():
+    context = CallerContext("+8613800138000", open_now=False, human_lines=frozenset())
+    nav = Navigator(TREE, context)
+    nav.start()
+    nav.on_key("1")
+    offer = nav.on_key("0")
+    assert prompts(offer) == ["closed_hours", "callback_offer", "digits:8613800138000"]
+    step = nav.on_key("1")
+    assert step == LeaveCallback("cruise", "+8613800138000", (Say("callback_saved"),))
+
+
 def test_no_agent_on_duty_offers_a_callback_to_another_number():
     context = CallerContext("", open_now=True, human_lines=frozenset({"cruise"}))
     nav = Navigator(TREE, context)

@@ -1,0 +1,143 @@
+"""Facts are never dropped on a database error: a real SQLite database, really locked."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from acd.centre.facts import DATABASE_ALARM, FactWriter, RetryRules
+from acd.core.agents import AgentState, AgentStateChanged
+from acd.core.commands import CallAnswered, CallNote
+from acd.eventbus import EventBus
+from acd.storage.db import create_engine, migrate
+from acd.storage.facts import FactStore
+from acd.storage.models import AgentStateRow, CallEventRow
+
+A = AgentStateChanged("1001", AgentState.READY, AgentState.RINGING, None, 100.0, "c1")
+B = CallNote("c1", "greeted", {"agent": "1001", "status": "SUCCESS"})
+C = CallAnswered("c1", "tour", "1001", 4.0, 101.0)
+D = CallNote("c1", "survey", {"score": 5, "agent": "1001", "line": "tour"})
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Path]]:
+    path = tmp_path / "acd.db"
+    # A short busy timeout: a locked database answers "locked" within 0.2 s.
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout=0.2)
+    await migrate(engine)
+    yield engine, path
+    await engine.dispose()
+
+
+def lock(path: Path) -> sqlite3.Connection:
+    """Another process's exclusive transaction: nobody else may write."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("BEGIN EXCLUSIVE")
+    return conn
+
+
+def writer(engine: AsyncEngine, tmp_path: Path, bus: EventBus, alarms: dict, **rules: float):
+    return FactWriter(
+        FactStore(engine),
+        tmp_path / "acd.facts-spill",
+        bus,
+        alarms,
+        lambda: datetime.now(UTC),
+        time.time,
+        RetryRules(**{"first_delay": 0.05, "max_delay": 0.2, "spill_after": 60.0, **rules}),
+    )
+
+
+async def stored(engine: AsyncEngine) -> list[str]:
+    """What the database holds, oldest first, as "table:what"."""
+    async with engine.connect() as conn:
+        states = (await conn.execute(select(AgentStateRow.new).order_by(AgentStateRow.id))).all()
+        events = (await conn.execute(select(CallEventRow.kind).order_by(CallEventRow.id))).all()
+    return [f"state:{s.new}" for s in states] + [f"event:{e.kind}" for e in events]
+
+
+async def eventually(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_locked_database_delays_facts_with_an_alarm_and_loses_none(db, tmp_path):
+    engine, path = db
+    bus, alarms = EventBus(), {}
+    facts = writer(engine, tmp_path, bus, alarms)
+    task = asyncio.create_task(facts.run())
+    held = lock(path)
+    try:
+        for fact in (A, B, C):
+            facts.put(fact)
+        await eventually(lambda: asyncio.sleep(0, DATABASE_ALARM in alarms))
+        assert await stored(engine) == []  # all or nothing: no half batch
+    finally:
+        held.execute("COMMIT")
+        held.close()
+    await eventually(lambda: asyncio.sleep(0, DATABASE_ALARM not in alarms))
+    assert await stored(engine) == ["state:ringing", "event:greeted", "event:answered"]
+    assert [(e.kind, e.data["raised"]) for e in bus.since(0) or []] == [
+        ("alarm", True),
+        ("alarm", False),
+    ]
+    task.cancel()
+
+
+async def test_a_database_down_too_long_spills_to_a_file_written_back_in_order(db, tmp_path):
+    engine, path = db
+    facts = writer(engine, tmp_path, EventBus(), {}, spill_after=0.3)
+    task = asyncio.create_task(facts.run())
+    spill = tmp_path / "acd.facts-spill"
+    held = lock(path)
+    try:
+        facts.put(A)
+        facts.put(B)
+        await eventually(lambda: asyncio.sleep(0, spill.exists()))
+        facts.put(C)  # behind the spilled ones, so after them too
+        await eventually(lambda: asyncio.sleep(0, len(spill.read_text().splitlines()) == 3))
+    finally:
+        held.execute("COMMIT")
+        held.close()
+    facts.put(D)  # the database is back: the spill goes first, then this
+    await eventually(lambda: asyncio.sleep(0, not spill.exists()))
+    await eventually(lambda: stored_is(engine, 4))
+    assert await stored(engine) == [
+        "state:ringing",
+        "event:greeted",
+        "event:answered",
+        "event:survey",
+    ]
+    task.cancel()
+
+
+async def stored_is(engine: AsyncEngine, count: int) -> bool:
+    return len(await stored(engine)) == count
+
+
+async def test_a_clean_stop_during_an_outage_spills_and_the_next_start_writes_it(db, tmp_path):
+    engine, path = db
+    held = lock(path)
+    try:
+        first = writer(engine, tmp_path, EventBus(), {})
+        first.put(A)
+        first.put(C)
+        await first.flush()  # stopping: no time to wait for the database
+    finally:
+        held.execute("COMMIT")
+        held.close()
+    assert await stored(engine) == []
+    second = writer(engine, tmp_path, EventBus(), {})  # the engine starts again
+    second.put(D)
+    await second.flush()
+    assert await stored(engine) == ["state:ringing", "event:answered", "event:survey"]
