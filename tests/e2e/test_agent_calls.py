@@ -207,6 +207,32 @@ async def test_a_blind_transfer_to_the_cruise_line_rings_the_cruise_agent_with_t
     assert_heard(caller.heard_in_recording(greeting))
 
 
+async def test_a_caller_on_hold_transferred_reaches_the_new_agent_and_then_the_survey(
+    asterisk: Asterisk, centre, callers: Callers, phones
+):
+    c = await centre(acd={"wrap_up": 10})
+    tour = await phones("1001", answer_after=0.5)
+    cruise = await phones("1002", answer_after=0.5)
+    api = await c.agent_logged_in("1001")
+    await c.agent_logged_in("1002")
+    caller, call, _ = await callers.put_through(tour, number="13900000035")
+    mark = asterisk.ami.mark()
+    await api.post("/agents/1001/hold")
+    await asterisk.ami.wait(
+        lambda e: e.name == "MusicOnHoldStart" and e.get("Uniqueid") == caller.call_id, 5, mark
+    )
+    await api.post("/agents/1001/transfer", {"to_line": "cruise"})  # while on hold
+    await tour.ended(call, timeout=10)  # the first agent's parked phone is let go
+    second = await cruise.ringing(timeout=15)
+    assert second.caller_number == "13900000035"
+    assert await asterisk.is_up(caller.call_id)
+    await cruise.answered(second)
+    await asterisk.wait_bridged(caller.call_id, await asterisk.agent_leg("1002"), timeout=15)
+    await cruise.hang_up(second)
+    await caller.hears("survey_question", timeout=15)  # not hung up, not back to music
+    await caller.hang_up()
+
+
 async def test_a_transfer_during_the_greeting_frees_the_first_agents_phone(
     asterisk: Asterisk, centre, callers: Callers, phones
 ):
