@@ -12,7 +12,7 @@ from typing import Any, overload
 
 import structlog
 
-from acd.core.access import User, UserRole, may_supervise
+from acd.core.access import User, UserRole, may_act_on_agent, may_supervise
 from acd.core.agents import Role
 from acd.core.distributor import CallDistributor, NoSuchCall, Refused
 from acd.core.followups import (
@@ -193,7 +193,7 @@ class AfterCall:
 
     async def take(self, user: User, ticket_id: int) -> dict[str, Any]:
         """A team lead takes the ticket (it is theirs to close)."""
-        row = await self.store.get(ticket_id)
+        row = self._on_their_team(user, await self.store.get(ticket_id))
         if row.closed_at is not None:
             raise Refused(f"follow-up {ticket_id} is closed")
         if row.taken_by not in (None, user.job_number):
@@ -205,7 +205,7 @@ class AfterCall:
 
     async def close(self, user: User, ticket_id: int, outcome: str) -> dict[str, Any]:
         """Done: the caller was called back, the complaint handled; ``outcome`` says how."""
-        row = await self.store.get(ticket_id)
+        row = self._on_their_team(user, await self.store.get(ticket_id))
         if row.closed_at is not None:
             raise Refused(f"follow-up {ticket_id} is closed already")
         if row.taken_by not in (None, user.job_number):
@@ -220,12 +220,28 @@ class AfterCall:
         self._bus.publish("follow_up_closed", now, id=ticket_id, met=ticket["met_in_time"])
         return ticket
 
-    async def tickets(self, *, open_only: bool) -> list[dict[str, Any]]:
+    async def tickets(self, user: User, *, open_only: bool) -> list[dict[str, Any]]:
+        """The tickets of the user's team (all for admins and team-less supervisors)."""
         now = self._clock()
-        return [ticket_json(r, now) for r in await self.store.tickets(open_only=open_only)]
+        return [
+            ticket_json(r, now)
+            for r in await self.store.tickets(open_only=open_only)
+            if self._team_may(user, r.agent)
+        ]
 
-    async def ticket(self, ticket_id: int) -> dict[str, Any]:
-        return ticket_json(await self.store.get(ticket_id), self._clock())
+    async def ticket(self, user: User, ticket_id: int) -> dict[str, Any]:
+        """One ticket, if it is of the user's team."""
+        row = self._on_their_team(user, await self.store.get(ticket_id))
+        return ticket_json(row, self._clock())
+
+    def _team_may(self, user: User, agent: str | None) -> bool:
+        status = self._core.agents.get(agent or "")
+        return may_act_on_agent(user, agent or "", status.agent.team if status else "")
+
+    def _on_their_team(self, user: User, row: FollowUpRow) -> FollowUpRow:
+        if not self._team_may(user, row.agent):
+            raise TicketDenied(f"follow-up {row.id} is for agent {row.agent}, outside your team")
+        return row
 
     # -- the sweep -----------------------------------------------------------------
 
@@ -308,6 +324,10 @@ def ticket_json(row: FollowUpRow | None, now: float) -> dict[str, Any] | None:
         "met_in_time": ticket.met_in_time(now),
         "recording": f"/api/v1/recordings/{row.call_id}/audio",
     }
+
+
+class TicketDenied(Exception):
+    """The ticket belongs to another team."""
 
 
 def may_handle_tickets(user: User) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from acd.core.access import User, may_supervise
+from acd.core.access import User, may_act_on_agent, may_supervise
 from acd.core.reports import period_bounds
 from acd.eventbus import EventBus
 from acd.periodic import Periodic
@@ -60,8 +60,10 @@ class RecordingService:
         on_disk_full: Callable[[bool], None],
         free_bytes: Callable[[Path], int] | None = None,
         zone: tzinfo = UTC,
+        team_of: Callable[[str], str] = lambda agent: "",
     ) -> None:
         self.store = store
+        self._team_of = team_of  # a supervisor hears their team's calls
         self._follow_ups = follow_ups
         self._users = users
         self._settings = settings
@@ -128,8 +130,8 @@ class RecordingService:
     # -- access ------------------------------------------------------------------
 
     def _may_hear(self, user: User, row: RecordingRow) -> bool:
-        if may_supervise(user):
-            return True
+        if may_supervise(user):  # their team's calls (admins: all)
+            return may_act_on_agent(user, row.agent, self._team_of(row.agent))
         return self._settings.agents_hear_own and row.agent == user.job_number
 
     async def listing(
@@ -145,7 +147,7 @@ class RecordingService:
                 )
             agent = user.job_number
         rows = await self.store.listing(since, until, agent=agent, line=line)
-        return [recording_json(r) for r in rows]
+        return [recording_json(r) for r in rows if self._may_hear(user, r)]
 
     async def details(self, user: User, call_id: str) -> dict[str, Any]:
         return recording_json(await self._allowed(user, call_id))

@@ -198,6 +198,7 @@ def build(
         clock,
         on_disk_full=disk.set_full,
         zone=zone,
+        team_of=centre.team_of,
     )
     auth = AuthService(users, s.api.token_ttl, clock, team_of=centre.team_of)
     reports = ReportService(ReportSource(db), figures, zone, clock)

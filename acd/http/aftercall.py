@@ -86,12 +86,13 @@ async def get_registration(request: web.Request) -> web.Response:
 async def list_tickets(request: web.Request) -> web.Response:
     service = _ticket_handler(request)
     query = parse_query(request, TicketsQuery)
-    return web.json_response(await service.tickets(open_only=query.status == "open"))
+    tickets = await service.tickets(request[USER], open_only=query.status == "open")
+    return web.json_response(tickets)
 
 
 async def get_ticket(request: web.Request) -> web.Response:
     service = _ticket_handler(request)
-    return web.json_response(await service.ticket(_ticket_id(request)))
+    return web.json_response(await service.ticket(request[USER], _ticket_id(request)))
 
 
 async def take_ticket(request: web.Request) -> web.Response:

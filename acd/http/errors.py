@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
+from acd.aftercall import TicketDenied
 from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotConnected, AmiTimeout
 from acd.auth import AuthError
 from acd.core.agents import TransitionRefused
@@ -89,6 +90,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     NoSuchTicket: (404, "no_such_ticket"),
     RecordingRefused: (409, "recording_refused"),
     RecordingDenied: (403, "forbidden"),
+    TicketDenied: (403, "forbidden"),
     RecordingGone: (410, "recording_gone"),
     NoSuchRecording: (404, "no_such_recording"),
 }

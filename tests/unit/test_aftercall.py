@@ -113,7 +113,7 @@ async def test_a_ticket_taken_by_one_lead_cannot_be_closed_by_another(service):
     await service.low_score("c1", "1001", "tour", 1)
     (ticket,) = await service.store.tickets(open_only=True)
     await service.take(LEAD, ticket.id)
-    other_lead = User("1902", "Zhao", UserRole.SUPERVISOR, "west")
+    other_lead = User("1902", "Zhao", UserRole.SUPERVISOR, "east")  # the same team
     with pytest.raises(Refused, match="taken by 1901"):
         await service.close(other_lead, ticket.id, "done")
     service.clock.now = T0 + 3600

@@ -74,3 +74,37 @@ def test_a_csv_export_keeps_formula_like_text_as_text(text):
     (row, _) = list(csv.DictReader(io.StringIO(as_csv(report, "lines"))))
     assert row["line"] == "'" + text
     assert row["offered"] == "1"
+
+
+async def test_a_team_lead_sees_and_works_only_their_teams_recordings_and_tickets(api):  # noqa: F811
+    import time
+
+    from acd.storage.models import RecordingRow
+
+    services = api.services
+    for call_id, agent in (("c-east", "1001"), ("c-west", "1002")):  # 1001 east, 1002 west
+        await services.recordings.store.started(
+            RecordingRow(
+                call_id=call_id,
+                line="tour",
+                agent=agent,
+                caller="13800000000",
+                path=f"/tmp/{call_id}.wav",
+                started_at=time.time(),
+                complete=False,
+            )
+        )
+        await services.aftercall.low_score(call_id, agent, "tour", 2, caller="13800000000")
+    lead, admin = await token(api, "1901"), await token(api, "9000")  # 1901 leads east
+
+    listed = await (await api.get("/api/v1/recordings", headers=lead)).json()
+    assert [r["call_id"] for r in listed] == ["c-east"]
+    assert (await api.get("/api/v1/recordings/c-west", headers=lead)).status == 403
+    tickets = await (await api.get("/api/v1/follow-ups", headers=lead)).json()
+    assert [t["call_id"] for t in tickets] == ["c-east"]
+    everyone = await (await api.get("/api/v1/follow-ups", headers=admin)).json()
+    west = next(t for t in everyone if t["call_id"] == "c-west")
+    resp = await api.post(f"/api/v1/follow-ups/{west['id']}/take", headers=lead)
+    assert resp.status == 403
+    listed = await (await api.get("/api/v1/recordings", headers=admin)).json()
+    assert sorted(r["call_id"] for r in listed) == ["c-east", "c-west"]

@@ -83,6 +83,7 @@ async def setup(tmp_path):
             time.time,
             disk.append,
             free_bytes,
+            team_of={"1001": "east", "1002": "east"}.get,  # both in the lead's team
         )
 
     yield service, users, tmp_path, disk
