@@ -64,11 +64,6 @@ def getvar(channel: str, name: str) -> Fields:
     return {"Action": "Getvar", "Channel": channel, "Variable": name}
 
 
-def mixmonitor(channel: str, path: str) -> Fields:
-    """Record both sides of the call on this channel to ``path`` (as Asterisk sees it)."""
-    return {"Action": "MixMonitor", "Channel": channel, "File": path}
-
-
 def mixmonitor_mute(channel: str, muted: bool) -> Fields:
     """Pause (silence, the file's length still matches the call) or resume a recording."""
     return {

@@ -158,7 +158,7 @@ class AmiExecutor:
         await self._setvar(c.call_id, "ACD_GREETING", greeting)
         await self._setvar(c.call_id, "ACD_AGENT_CHANNEL", agent_channel.name)
         await self._setvar(c.call_id, "ACD_AGENT", c.job_number)
-        await self._start_recording(info)
+        await self._start_recording(info)  # the dialplan starts it as the caller is put through
         await self._redirect(c.call_id, "connect")
         log.info("connect", call_id=c.call_id, agent=c.job_number, agent_channel=agent_channel.name)
 
@@ -205,8 +205,13 @@ class AmiExecutor:
         if r is not None and record_on_connect(r.policy_for(info.line)):
             await self.start_recording(info)
 
-    async def start_recording(self, info: CallInfo) -> bool:
+    async def start_recording(self, info: CallInfo, job_number: str | None = None) -> bool:
         """MixMonitor on the caller's channel: both sides, to the end, across transfers.
+
+        The dialplan starts it (the engine's AMI user has no "system" rights):
+        on connect (``job_number`` None) as the caller is put through; during a
+        call (the agent asked) by taking the agent's leg out of the bridge for a
+        moment, so the caller's dialplan starts it and bridges them again.
 
         One file per interaction: a call already recorded (e.g. transferred to
         another agent) keeps its recording. With the disk full nothing starts;
@@ -220,13 +225,30 @@ class AmiExecutor:
             return False
         relative = f"{self._local_date().isoformat()}/{info.call_id}.wav"
         target = f"{(r.asterisk_dir or str(r.dir)).rstrip('/')}/{relative}"
-        response = await self._ami.send_action(actions.mixmonitor(info.call_id, target))
-        if not response.success:
-            log.error("recording_failed", call_id=info.call_id, error=response.get("Message"))
+        if not await self._ok(actions.setvar(info.call_id, "ACD_RECORD_FILE", target)):
+            return False
+        if job_number is not None and not await self._record_now(info, job_number):
+            await self._ok(actions.setvar(info.call_id, "ACD_RECORD_FILE", ""))
             return False
         info.recording = r.dir / relative
         self._recording_started(info)
         return True
+
+    async def _record_now(self, info: CallInfo, job_number: str) -> bool:
+        """Let the caller's dialplan start the recording now (a moment out of the bridge)."""
+        if info.held:  # the caller hears music in the dialplan: record, then music again
+            return await self._ok(actions.redirect(info.call_id, WAIT_CONTEXT, "record-held"))
+        agent = self.agent_channel(job_number)
+        if agent is None:
+            return False
+        return await self._ok(actions.redirect(agent.uniqueid, "acd-agent", "held"))
+
+    async def _ok(self, fields: actions.Fields) -> bool:
+        """Send an action; whether Asterisk carried it out (its refusal is logged)."""
+        response = await self._ami.send_action(fields)
+        if not response.success:
+            log.error("action_refused", action=fields.get("Action"), error=response.get("Message"))
+        return bool(response.success)
 
     async def mute_recording(self, info: CallInfo, muted: bool) -> None:
         """Pause (silence in the file, so its length still matches the call) or resume."""

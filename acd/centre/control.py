@@ -140,7 +140,7 @@ class CallControl:
         if action is RecordingAction.START:
             if self._disk.full:
                 raise RecordingRefused("the recordings disk is full (the alarm is raised)")
-            if not await self._executor.start_recording(info):
+            if not await self._executor.start_recording(info, job_number):
                 raise RecordingRefused("Asterisk did not start the recording")
         else:
             await self._executor.mute_recording(info, new is RecordingState.PAUSED)

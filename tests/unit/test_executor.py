@@ -53,8 +53,11 @@ async def test_a_recording_is_filed_under_the_centres_local_day_not_the_hosts(tm
         finally:
             await ami.close()
             await engine.stop()
-    (action,) = pbx.actions("MixMonitor")
-    assert action["File"] == "/srv/rec/2031-12-31/1795433747.1.wav"
+    (action,) = pbx.actions("Setvar")  # the dialplan starts MixMonitor with it
+    assert (action["Variable"], action["Value"]) == (
+        "ACD_RECORD_FILE",
+        "/srv/rec/2031-12-31/1795433747.1.wav",
+    )
     assert info.recording == tmp_path / "rec" / "2031-12-31" / "1795433747.1.wav"
     assert started == [info]
 
@@ -72,7 +75,7 @@ async def test_no_recording_starts_while_the_disk_is_full(tmp_path: Path):
         finally:
             await ami.close()
             await engine.stop()
-    assert pbx.actions("MixMonitor") == [] and info.recording is None
+    assert pbx.actions("Setvar") == [] and info.recording is None
 
 
 async def test_a_leg_stopped_before_its_channel_was_reported_is_hung_up_when_it_appears(
