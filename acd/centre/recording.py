@@ -71,12 +71,15 @@ class RecordingLifecycle:
         self._tasks.spawn(save_then_tell(), "acd-rec")
 
     def ended(self, call_id: str, complete: bool) -> None:
-        """The call ended (``complete``) or vanished with Asterisk: measure and store the file."""
+        """The call ended: measure and store the file (complete if Asterisk finished it).
 
+        ``complete`` False: the call vanished (Asterisk went down, or acd was
+        down when it ended): the file is final as it is, no need to wait for it.
+        """
         saved = self._saved.pop(call_id, None)
 
         async def finish() -> None:
-            await self.finish(call_id, complete)
+            await self.finish(call_id, wait_for_header=complete)
 
         async def after_the_row() -> None:
             if saved is not None:  # its row is still being stored (a busy database)
@@ -85,23 +88,28 @@ class RecordingLifecycle:
 
         self._tasks.spawn(after_the_row(), "acd-rec")
 
-    async def finish(self, call_id: str, complete: bool) -> None:
-        """Measure the file (off the loop) and store size, checksum, length, completeness."""
+    async def finish(self, call_id: str, *, wait_for_header: bool) -> None:
+        """Measure the file (off the loop); store size, checksum, length, completeness.
+
+        Complete means the WAV is whole: Asterisk finished its header when the
+        recording stopped. A file cut off by Asterisk dying is incomplete.
+        """
         row = await self._store.get(call_id)
         if row is None:
             return
         facts = await asyncio.to_thread(inspect_file, Path(row.path))
-        for _ in range(HEADER_WAIT_TRIES):
-            if not complete or (facts is not None and facts.duration is not None):
+        for _ in range(HEADER_WAIT_TRIES if wait_for_header else 0):
+            if facts is not None and facts.intact:
                 break
-            await asyncio.sleep(HEADER_WAIT_SECONDS)
+            await asyncio.sleep(HEADER_WAIT_SECONDS)  # Asterisk finishes it after the hangup
             facts = await asyncio.to_thread(inspect_file, Path(row.path))
+        complete = facts is not None and facts.intact and facts.duration is not None
         await self._store.finished(call_id, facts, complete)
-        if not complete or facts is None or facts.duration is None:
+        if not complete:
             log.warning("recording_incomplete", call_id=call_id, path=row.path)
 
     async def close_orphans(self, live_channels: set[str]) -> None:
         """Recordings still open from before a crash are marked incomplete, never lost."""
         for row in await self._store.open_ones():
-            if row.call_id not in live_channels:
-                await self.finish(row.call_id, False)
+            if row.call_id not in live_channels:  # it ended while acd was away
+                await self.finish(row.call_id, wait_for_header=False)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -42,7 +45,39 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
+# PostgreSQL advisory lock key for migrations ("acd" in ASCII).
+MIGRATION_LOCK_KEY = 0x616364
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent).
+
+    Two instances starting at once both come up: migrations run under a lock
+    (a file lock beside a SQLite database, an advisory lock on PostgreSQL),
+    so the second finds the schema done instead of creating it again.
+    """
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        fd = await asyncio.to_thread(_open_lock, url.database)
+        try:
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)  # waits for the other one
+            await _upgrade(engine)
+        finally:
+            os.close(fd)  # closing releases the lock
+        return
+    await _upgrade(engine)
+
+
+def _open_lock(database: str) -> int:
+    """The lock file beside a SQLite database (blocking: run it in a thread)."""
+    path = Path(database).expanduser()
+    return os.open(path.with_name(path.name + ".migrating"), os.O_RDWR | os.O_CREAT, 0o600)
+
+
+async def _upgrade(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # held until this transaction ends
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,28 @@ class FileFacts:
     size: int
     checksum: str
     duration: float | None  # None: not a readable WAV (cut off)
+    intact: bool = False  # the header was finished: its sizes match the file
+
+
+def wav_intact(data: bytes) -> bool:
+    """Whether a WAV's header was finished (Asterisk writes its sizes when it closes the file).
+
+    A file cut off (Asterisk killed while recording) keeps the sizes it was
+    created with; a whole one says exactly how long it is.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    riff_size: int = struct.unpack_from("<I", data, 4)[0]
+    if riff_size != len(data) - 8:
+        return False
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk = data[offset : offset + 4]
+        size: int = struct.unpack_from("<I", data, offset + 4)[0]
+        if chunk == b"data":
+            return offset + 8 + size == len(data)
+        offset += 8 + size + (size & 1)
+    return False
 
 
 def inspect_file(path: Path) -> FileFacts | None:
@@ -33,7 +56,7 @@ def inspect_file(path: Path) -> FileFacts | None:
             duration: float | None = wav.getnframes() / wav.getframerate()
     except (wave.Error, EOFError):
         duration = None
-    return FileFacts(len(data), hashlib.sha256(data).hexdigest(), duration)
+    return FileFacts(len(data), hashlib.sha256(data).hexdigest(), duration, wav_intact(data))
 
 
 class RecordingStore:
@@ -53,7 +76,7 @@ class RecordingStore:
                 return
             if facts is not None:
                 row.size, row.checksum, row.duration = facts.size, facts.checksum, facts.duration
-            row.complete = complete and facts is not None and facts.duration is not None
+            row.complete = complete
 
     async def get(self, call_id: str) -> RecordingRow | None:
         async with self._sessions() as session:

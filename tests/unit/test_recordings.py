@@ -138,3 +138,44 @@ async def test_a_full_disk_raises_an_alarm_and_stops_new_recordings_until_there_
     assert [(e.kind, e.data["raised"]) for e in bus.since(0)] == [("alarm", True), ("alarm", False)]
     await service(min_free_mb=0).check_disk()  # the real disk, never full at 0
     assert disk == [True, False]
+
+
+def cut_off(path: Path) -> None:
+    """The file as Asterisk leaves it when killed while recording: header sizes never written."""
+    data = bytearray(path.read_bytes())
+    data[4:8] = b"\0\0\0\0"  # RIFF size
+    data[40:44] = b"\0\0\0\0"  # data size (the canonical 44-byte header)
+    path.write_bytes(bytes(data))
+
+
+async def test_a_call_that_ended_while_acd_was_down_has_a_complete_recording_if_the_file_is_whole(
+    tmp_path,
+):
+    from acd.centre.recording import RecordingLifecycle
+    from acd.centre.tasks import ShortTasks
+    from acd.core.distributor import CallDistributor
+
+    db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    await migrate(db)
+    store = RecordingStore(db)
+    for call_id in ("whole", "cut"):  # both still open: acd was killed during the calls
+        path = tmp_path / "recordings" / f"{call_id}.wav"
+        wav(path, 2)
+        row = RecordingRow(
+            call_id=call_id,
+            line="tour",
+            agent="1001",
+            caller="13800138000",
+            path=str(path),
+            started_at=time.time() - 60,
+            complete=False,
+        )
+        await store.started(row)
+    cut_off(tmp_path / "recordings" / "cut.wav")
+    lifecycle = RecordingLifecycle(store, CallDistributor(), ShortTasks(), time.time)
+    await lifecycle.close_orphans(live_channels=set())  # acd is back: both calls are over
+    whole, cut = await store.get("whole"), await store.get("cut")
+    assert whole is not None and cut is not None
+    assert (whole.complete, round(whole.duration or 0, 1)) == (True, 2.0)
+    assert cut.complete is False and cut.size is not None  # measured, but not whole
+    await db.dispose()

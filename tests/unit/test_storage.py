@@ -90,3 +90,55 @@ async def test_a_report_reads_the_periods_facts_and_each_agents_state_at_its_sta
         ]
     finally:
         await engine.dispose()
+
+
+# One instance starting: imports done, it says so and waits for the go, then migrates.
+MIGRATE = """
+import asyncio, sys
+from acd.storage.db import create_engine, migrate
+async def main():
+    engine = create_engine(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    await migrate(engine)
+    await engine.dispose()
+asyncio.run(main())
+"""
+
+
+async def test_two_instances_starting_at_once_both_migrate_and_come_up(database_url):
+    import asyncio
+    import secrets
+    import sys
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":  # a new, empty database for this race
+        name = f"race_{secrets.token_hex(4)}"
+        admin = create_engine(database_url)
+        async with admin.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f"CREATE DATABASE {name}"))
+        await admin.dispose()
+        url = url.set(database=name)
+    target = url.render_as_string(hide_password=False)
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            MIGRATE,
+            target,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    for p in procs:
+        assert await asyncio.wait_for(p.stdout.readline(), 30) == b"ready\n"
+    for p in procs:  # all at the same moment, as after a host reboot
+        p.stdin.write(b"go\n")
+        await p.stdin.drain()
+    results = [(await p.wait(), (await p.stderr.read()).decode()[-300:]) for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0], results

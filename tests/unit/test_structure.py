@@ -102,3 +102,11 @@ def test_a_configured_team_reaches_the_agent():
     )
     (agent,) = agents_from_settings(settings.agents)
     assert agent.team == "east"
+
+
+def test_the_compose_file_lets_acd_delete_old_recordings():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text(encoding="utf-8"))
+    mounts = [m for m in compose["services"]["acd"]["volumes"] if "/recordings" in m]
+    assert mounts and all(not m.endswith(":ro") for m in mounts), mounts
