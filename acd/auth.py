@@ -105,15 +105,20 @@ class AuthService:
         wait = self._throttle.wait_for(job_number, address, self._clock())
         if wait > 0:
             raise TooManyAttempts(wait)
-        row = await self._store.get(job_number)
-        # Check a hash even for unknown users so timing does not tell who exists.
-        stored = row.password_hash if row else _DECOY_HASH
-        loop = asyncio.get_running_loop()
-        valid = await loop.run_in_executor(self._hashing, verify_password, password, stored)
+        self._throttle.started(job_number, address)
+        try:
+            row = await self._store.get(job_number)
+            # Check a hash even for unknown users so timing does not tell who exists.
+            stored = row.password_hash if row else _DECOY_HASH
+            loop = asyncio.get_running_loop()
+            valid = await loop.run_in_executor(self._hashing, verify_password, password, stored)
+        except BaseException:
+            self._throttle.failed(job_number, address, self._clock())
+            raise
         if row is None or not valid:
             self._throttle.failed(job_number, address, self._clock())
             raise AuthError("wrong job number or password")
-        self._throttle.succeeded(job_number)
+        self._throttle.succeeded(job_number, address)
         token = secrets.token_urlsafe(32)
         expires_at = self._clock() + self._ttl
         await self._store.add_token(_token_hash(token), job_number, expires_at)

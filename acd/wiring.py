@@ -111,7 +111,12 @@ class Services:
     api: ApiContext
 
     async def load(self) -> None:
-        """What the centre remembers: admins' skills, agents' states, today's figures, disk."""
+        """What the centre remembers: admins' skills, agents' states, today's figures, disk.
+
+        Facts an earlier run spilled while the database was down are written
+        first, so that everything read here is up to date.
+        """
+        await self.pipeline.replay_facts()
         self.centre.apply_skills(await self.users.skills())
         await self.adoption.restore_agents()
         await self.adoption.restore_callbacks()

@@ -183,12 +183,9 @@ class AmiExecutor:
         info = self._book.calls.get(c.call_id)
         if info is not None:
             info.line = c.line
-            if info.held:
-                # Off hold with the new agent: when that call ends the caller is asked
-                # for a rating (not back to music), and the old agent's parked leg
-                # ending must not end the caller's call.
-                info.held = False
-                await self._setvar(c.call_id, "ACD_HELD", "")
+        # Off hold (if it was) with the new agent: when that call ends the caller is
+        # asked for a rating, not sent back to the music.
+        await self._setvar(c.call_id, "ACD_HELD", "")
         await self._setvar(c.call_id, "ACD_LINE", c.line)
         await self._setvar(c.call_id, "ACD_TRANSFERRED_FROM", c.from_agent)
         await self._redirect(c.call_id, "s")

@@ -158,5 +158,11 @@ class Adoption:
             )
             self._book.calls[info.call_id] = info
             found.append(WaitingCall(info.call_id, line, enqueued_at, caller=info.caller_number))
+        # One may have hung up while we asked about the others: no ghosts.
+        gone = [c for c in found if c.call_id not in self._channels]
+        for call in gone:
+            self._book.calls.pop(call.call_id, None)
+            log.info("adopt_gone", call_id=call.call_id)
+        found = [c for c in found if c.call_id in self._channels]
         log.info("callers_adopted", calls=[c.call_id for c in sorted(found, key=lambda c: c.order)])
         self._p.handle(self._core.restore_waiting(found, self._p.clock()))

@@ -84,6 +84,15 @@ class CallControl:
         if line is not None and line not in self._tree.lines:
             raise Refused(f"no line '{line}' (lines: {', '.join(self._tree.lines)})")
         call_id = status.call_id
+        info = self._p.book.calls.get(call_id)
+        if info is not None and info.held:
+            # A held caller is transferred: no longer on hold (the old agent's parked
+            # leg ending must not end their call, and hold time stops here).
+            info.held = False
+            self._p.note(call_id, "resumed", agent=job_number)
+            self._p.live.bus.publish(
+                "call_resumed", self._p.clock(), call_id=call_id, agent=job_number
+            )
         self._p.note(call_id, "transferred", **{"from": job_number, "line": line, "to": to_agent})
         now = self._p.clock()
         self._p.handle(self._core.transfer(call_id, now, line=line, to_agent=to_agent))

@@ -12,6 +12,7 @@ back. A batch the database can never take (a bad row) is set aside in a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from acd.centre.tasks import TRANSIENT
+from acd.centre.tasks import is_transient
 from acd.core.commands import Fact
 from acd.eventbus import EventBus
 from acd.storage.facts import FactStore, Row, rows_for
@@ -63,6 +64,7 @@ class FactWriter:
         self._clock = clock
         self._rules = rules or RetryRules()
         self._queue: asyncio.Queue[list[Row]] = asyncio.Queue()
+        self._in_hand: list[Row] = []  # the batch being written (kept if a stop cancels it)
 
     def put(self, fact: Fact) -> None:
         """Queue one fact (stamped now); it is stored after every fact queued before it."""
@@ -71,12 +73,24 @@ class FactWriter:
     async def run(self) -> None:
         """Store what arrives, a batch at a time, until cancelled."""
         while True:
-            batch = [*await self._queue.get(), *self._drain()]
-            await self._write(batch, patient=True)
+            self._in_hand = [*await self._queue.get(), *self._drain()]
+            await self._write(self._in_hand, patient=True)
+            self._in_hand = []
 
     async def flush(self) -> None:
-        """Store what is still queued, or spill it (a clean stop loses nothing)."""
-        await self._write(self._drain(), patient=False)
+        """Store what is in hand and still queued, or spill it (a clean stop loses nothing)."""
+        batch, self._in_hand = [*self._in_hand, *self._drain()], []
+        await self._write(batch, patient=False)
+
+    async def replay_spill(self) -> None:
+        """At start, before anything is read: facts spilled by an earlier run go in first."""
+        try:
+            await self._replay_spill()
+            self._clear_alarm()
+        except Exception as exc:  # the database is down: the first write tries again
+            if not is_transient(exc):
+                raise
+            self._raise_alarm(exc)
 
     def _drain(self) -> list[Row]:
         rows: list[Row] = []
@@ -89,32 +103,73 @@ class FactWriter:
         delay, started = self._rules.first_delay, time.monotonic()
         while True:
             try:
-                await self._replay_spill()
-                if batch:
-                    await self._store.write(batch)
+                await self._attempt(batch)
                 self._clear_alarm()
                 return
-            except TRANSIENT as exc:
-                self._raise_alarm(exc)
-                waited = time.monotonic() - started
-                if not patient or self._spill_exists() or waited >= self._rules.spill_after:
-                    # Behind older spilled rows, or down too long: wait on disk, in order.
-                    await asyncio.to_thread(_append, self._spill, batch)
-                    log.warning("facts_spilled", rows=len(batch), file=str(self._spill))
+            except Exception as exc:
+                if not is_transient(exc):  # a row the database can never take
+                    log.exception("facts_rejected", rows=len(batch), file=str(self._rejected))
+                    if await self._save(self._rejected, batch):
+                        return
+                else:
+                    self._raise_alarm(exc)
+                    waited = time.monotonic() - started
+                    if not patient or self._spill_exists() or waited >= self._rules.spill_after:
+                        # Behind older spilled rows, or down too long: wait on disk, in order.
+                        if await self._save(self._spill, batch):
+                            log.warning("facts_spilled", rows=len(batch), file=str(self._spill))
+                            return
+                    else:
+                        log.warning("facts_retry", rows=len(batch), in_s=delay, error=str(exc))
+                if not patient:
+                    log.error("facts_lost_at_stop", rows=len(batch))  # nowhere left to keep them
                     return
-                log.warning("facts_retry", rows=len(batch), in_s=delay, error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._rules.max_delay)
-            except Exception:
-                log.exception("facts_rejected", rows=len(batch), file=str(self._rejected))
-                await asyncio.to_thread(_append, self._rejected, batch)
-                return
+
+    async def _attempt(self, batch: list[Row]) -> None:
+        """One try: the spill, then the batch. A stop does not cut a write in half: it
+        waits for it, so the batch is known to be stored (and is not written twice)."""
+
+        async def write() -> None:
+            await self._replay_spill()
+            if batch:
+                await self._store.write(batch)
+                if batch is self._in_hand:
+                    self._in_hand = []  # stored: nothing for a stop to keep
+
+        attempt = asyncio.ensure_future(write())
+        try:
+            await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await attempt
+            raise
+
+    async def _save(self, path: Path, rows: list[Row]) -> bool:
+        """Append rows to a local file; False (and logged) when even the disk refuses."""
+        try:
+            await asyncio.to_thread(_append, path, rows)
+            return True
+        except OSError as exc:
+            log.critical("facts_file_failed", file=str(path), error=str(exc), rows=len(rows))
+            return False
 
     async def _replay_spill(self) -> None:
         if not self._spill_exists():
             return
-        rows = await asyncio.to_thread(_read, self._spill)
-        await self._store.write(rows)  # all of the spill in one transaction
+        rows, bad = await asyncio.to_thread(_read, self._spill)
+        if bad:  # e.g. the last line half written when acd was killed
+            log.error("spill_lines_unreadable", lines=bad, file=str(self._spill))
+        try:
+            await self._store.write(rows)  # all of the spill in one transaction
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # A row in it the database can never take: set the spill aside, go on.
+            log.exception("spill_rejected", rows=len(rows), file=str(self._rejected))
+            await asyncio.to_thread(_move_to, self._spill, self._rejected)
+            return
         await asyncio.to_thread(self._spill.unlink)
         log.warning("facts_replayed", rows=len(rows), file=str(self._spill))
 
@@ -147,10 +202,22 @@ def _append(path: Path, rows: list[Row]) -> None:
         f.flush()
 
 
-def _read(path: Path) -> list[Row]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
+def _read(path: Path) -> tuple[list[Row], int]:
+    """The rows of a spill file, and how many lines could not be read."""
+    rows, bad = [], 0
+    with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
-            if line.strip():
+            if not line.strip():
+                continue
+            try:
                 rows.append(json.loads(line))
-    return rows
+            except json.JSONDecodeError:
+                bad += 1
+    return rows, bad
+
+
+def _move_to(path: Path, target: Path) -> None:
+    """Append one file's lines to another and remove it."""
+    with path.open(encoding="utf-8", errors="replace") as src, target.open("a") as out:
+        out.write(src.read())
+    path.unlink()

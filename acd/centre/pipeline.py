@@ -109,6 +109,10 @@ class Pipeline:
         """Store something that happened to a call (in order with the core's facts)."""
         self.handle([CallNote(call_id, kind, data)])
 
+    async def replay_facts(self) -> None:
+        """Facts an earlier run spilled while the database was down go in first."""
+        await self._facts.replay_spill()
+
     async def start(self) -> None:
         """Start carrying out commands and the core's timer."""
         for coro, name in (

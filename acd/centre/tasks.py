@@ -9,14 +9,24 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from acd.ami.errors import AmiError
 
 log = structlog.get_logger("acd.tasks")
 
-# Database errors that pass: locked, restarting or unreachable.
-TRANSIENT = (OperationalError, DBAPIError, OSError, TimeoutError, ConnectionError)
+# Errors that pass: the database is locked, restarting or unreachable. Not a
+# row it refuses (IntegrityError, DataError): retrying those never helps.
+TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError, ConnectionError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again later may work (the database, not the data, is the problem)."""
+    if isinstance(exc, TRANSIENT):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 RETRY_FIRST_DELAY, RETRY_MAX_DELAY = 0.5, 10.0
 
 
@@ -29,7 +39,9 @@ async def retry_while_busy(
         try:
             await action()
             return
-        except TRANSIENT as exc:
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
             if time.monotonic() > deadline:
                 log.error("gave_up", what=what, error=str(exc))
                 return

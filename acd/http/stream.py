@@ -15,7 +15,8 @@ import contextlib
 from aiohttp import WSMsgType, web
 
 from acd.auth import AuthError
-from acd.core.access import User, may_supervise
+from acd.centre.tasks import is_transient
+from acd.core.access import User, UserRole, may_supervise
 from acd.eventbus import LiveEvent
 from acd.http.errors import BadRequest
 from acd.http.plumbing import API, TOKEN, authenticate
@@ -40,8 +41,13 @@ PRIVATE_TO_SUPERVISORS = frozenset(
 
 
 def visible(user: User, event: LiveEvent) -> bool:
-    if may_supervise(user):
+    """Whether this user's stream carries the event."""
+    if user.role is UserRole.ADMIN:
         return True
+    if may_supervise(user):
+        # Follow-ups (the caller's number included) go to the agent's team leads only.
+        named = event.data.get("supervisors")
+        return not isinstance(named, list) or user.job_number in named
     return event.kind not in PRIVATE_TO_SUPERVISORS and event.data.get("agent") == user.job_number
 
 
@@ -94,6 +100,10 @@ async def events(request: web.Request) -> web.WebSocketResponse:
                 except AuthError as exc:
                     await ws.close(code=CLOSE_TOKEN_ENDED, message=str(exc).encode()[:120])
                     break
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    # The database is down (its alarm is on the stream): check again later.
                 checked = loop.time()
             getter = asyncio.ensure_future(subscription.queue.get())
             await asyncio.wait(

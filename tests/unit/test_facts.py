@@ -141,3 +141,53 @@ async def test_a_clean_stop_during_an_outage_spills_and_the_next_start_writes_it
     second.put(D)
     await second.flush()
     assert await stored(engine) == ["state:ringing", "event:answered", "event:survey"]
+
+
+async def test_a_stop_while_a_batch_is_retried_keeps_that_batch(db, tmp_path):
+    engine, path = db
+    alarms: dict = {}
+    facts = writer(engine, tmp_path, EventBus(), alarms)
+    task = asyncio.create_task(facts.run())
+    held = lock(path)
+    try:
+        facts.put(A)
+        await eventually(lambda: asyncio.sleep(0, DATABASE_ALARM in alarms))  # being retried
+        task.cancel()  # the engine stops (pipeline.stop cancels the writer, then flushes)
+        await asyncio.gather(task, return_exceptions=True)
+        await facts.flush()
+    finally:
+        held.execute("COMMIT")
+        held.close()
+    await writer(engine, tmp_path, EventBus(), {}).replay_spill()  # the next start
+    assert await stored(engine) == ["state:ringing"]
+
+
+async def test_a_half_written_spill_line_is_skipped_and_the_rest_written(db, tmp_path):
+    engine, _ = db
+    first = writer(engine, tmp_path, EventBus(), {})
+    spill = tmp_path / "acd.facts-spill"
+    first.put(C)
+    await first.flush()  # the database is up: written at once, nothing spilled
+    assert not spill.exists()
+    # A spill left by a run killed while it wrote its last line.
+    spill.write_text(
+        '{"table": "call_events", "call_id": "c2", "kind": "queued", "data": {}, '
+        '"at": "2026-11-24T01:00:00+00:00"}\n{"table": "call_ev'
+    )
+    await writer(engine, tmp_path, EventBus(), {}).replay_spill()
+    assert await stored(engine) == ["event:answered", "event:queued"]
+    assert not spill.exists()
+
+
+async def test_a_row_the_database_refuses_is_set_aside_and_does_not_block_the_rest(db, tmp_path):
+    engine, _ = db
+    alarms: dict = {}
+    facts = writer(engine, tmp_path, EventBus(), alarms)
+    task = asyncio.create_task(facts.run())
+    broken = AgentStateChanged(None, AgentState.READY, AgentState.RINGING, None, 1.0, "c9")  # type: ignore[arg-type]
+    facts.put(broken)  # NOT NULL: no retry can help
+    await eventually(lambda: asyncio.sleep(0, (tmp_path / "acd.facts-spill.rejected").exists()))
+    facts.put(D)
+    await eventually(lambda: stored_is(engine, 1))
+    assert await stored(engine) == ["event:survey"] and alarms == {}
+    task.cancel()

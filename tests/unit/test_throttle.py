@@ -35,3 +35,17 @@ def test_a_successful_login_forgets_the_users_failures_not_the_addresss():
     assert throttle.wait_for("1001", "10.0.0.1", 4.0) == 0  # 2 of 3 since the success
     throttle.failed("1002", "10.0.0.1", 4.0)
     assert throttle.wait_for("1003", "10.0.0.1", 5.0) == 55.0  # the address has 5 failures
+
+
+def test_guesses_sent_at_once_count_while_they_are_checked():
+    throttle = LoginThrottle(RULES)
+    for _ in range(3):  # three guesses at 1001 arrive together, none answered yet
+        assert throttle.wait_for("1001", "10.0.0.1", 0.0) == 0
+        throttle.started("1001", "10.0.0.1")
+    assert throttle.wait_for("1001", "10.0.0.1", 0.0) > 0  # a fourth waits
+    for _ in range(3):
+        throttle.failed("1001", "10.0.0.1", 0.5)
+    assert throttle.wait_for("1001", "10.0.0.1", 1.0) == 59.5
+    throttle.started("1002", "10.0.0.1")
+    throttle.succeeded("1002", "10.0.0.1")
+    assert throttle.wait_for("1002", "10.0.0.1", 1.0) == 0
