@@ -142,10 +142,6 @@ class LiveFeed:
             self._today = DayFigures(day, start, end, self._rules)
         return self._today
 
-    def call_queued(self, call_id: str, line: str, at: float) -> None:
-        """A caller joined a line's queue (the live "queued" fact)."""
-        self.today().add(CallFact(call_id, at, "queued", {"line": line}))
-
     async def load_today(self) -> None:
         """Today's calls so far, from the event log (after a restart the wallboard goes on)."""
         today = self.today()

@@ -85,7 +85,6 @@ class CallCentre:
             line=info.line,
             caller=info.caller_number,
         )
-        live.call_queued(info.call_id, info.line, info.enqueued_at)
         call = self._core.call_arrived(
             info.call_id, info.line, info.enqueued_at, caller=info.caller_number
         )

@@ -65,6 +65,7 @@ class FactWriter:
         self._rules = rules or RetryRules()
         self._queue: asyncio.Queue[list[Row]] = asyncio.Queue()
         self._in_hand: list[Row] = []  # the batch being written (kept if a stop cancels it)
+        self._spilled: bool | None = None  # rows wait in the spill file (None: not looked yet)
 
     def put(self, fact: Fact) -> None:
         """Queue one fact (stamped now); it is stored after every fact queued before it."""
@@ -114,9 +115,10 @@ class FactWriter:
                 else:
                     self._raise_alarm(exc)
                     waited = time.monotonic() - started
-                    if not patient or self._spill_exists() or waited >= self._rules.spill_after:
+                    if not patient or self._spilled or waited >= self._rules.spill_after:
                         # Behind older spilled rows, or down too long: wait on disk, in order.
                         if await self._save(self._spill, batch):
+                            self._spilled = True
                             log.warning("facts_spilled", rows=len(batch), file=str(self._spill))
                             return
                     else:
@@ -156,7 +158,9 @@ class FactWriter:
             return False
 
     async def _replay_spill(self) -> None:
-        if not self._spill_exists():
+        if self._spilled is None:  # once, at the first write: left by an earlier run?
+            self._spilled = await asyncio.to_thread(self._spill.exists)
+        if not self._spilled:
             return
         rows, bad = await asyncio.to_thread(_read, self._spill)
         if bad:  # e.g. the last line half written when acd was killed
@@ -169,12 +173,11 @@ class FactWriter:
             # A row in it the database can never take: set the spill aside, go on.
             log.exception("spill_rejected", rows=len(rows), file=str(self._rejected))
             await asyncio.to_thread(_move_to, self._spill, self._rejected)
+            self._spilled = False
             return
         await asyncio.to_thread(self._spill.unlink)
+        self._spilled = False
         log.warning("facts_replayed", rows=len(rows), file=str(self._spill))
-
-    def _spill_exists(self) -> bool:
-        return self._spill.exists()
 
     def _raise_alarm(self, exc: BaseException) -> None:
         if DATABASE_ALARM in self._alarms:

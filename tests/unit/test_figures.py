@@ -204,7 +204,7 @@ async def run_the_day(engine, events: CallEventLog, clock: list[float], live: Li
         if isinstance(what, tuple):
             _, call_id, line = what
             await events.append(call_id, "queued", line=line, path=[])
-            live.call_queued(call_id, line, at)
+            live.publish(CallNote(call_id, "queued", {"line": line}))  # as the IVR notes it
         else:
             live.publish(what)
             await writer.write(rows_for(what, datetime.fromtimestamp(clock[0], UTC)))
@@ -279,7 +279,7 @@ async def test_a_restart_during_the_day_goes_on_counting_without_counting_twice(
         if isinstance(what, tuple):
             if i >= half:
                 await events.append(what[1], "queued", line=what[2])
-            live.call_queued(what[1], what[2], at)
+            live.publish(CallNote(what[1], "queued", {"line": what[2]}))
         else:
             live.publish(what)
             if i >= half:
@@ -293,7 +293,7 @@ async def test_today_starts_again_at_the_centres_midnight(centre):
     _, events, clock = centre
     live = live_feed(events, clock)
     clock[0] = START - 100
-    live.call_queued("late", "tour", START - 100)
+    live.publish(CallNote("late", "queued", {"line": "tour"}))
     live.publish(CallAnswered("late", "tour", "1001", 10.0, START - 90))
     before = live.snapshot()["today"]
     assert (before["day"], before["answered"], before["service_level"]) == ("2026-11-22", 1, 100.0)
