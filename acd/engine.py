@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import structlog
@@ -30,11 +31,20 @@ from acd.core.progress import PbxEvent
 
 log = structlog.get_logger("acd.engine")
 
-QueueItem: TypeAlias = Message | ChannelsSnapshot
+
+@dataclass(frozen=True, slots=True)
+class LinkLost:
+    """The AMI link dropped (in stream order: after every event read before it)."""
+
+    reason: str
+
+
+QueueItem: TypeAlias = Message | ChannelsSnapshot | LinkLost
 
 
 PbxEventSink = Callable[[PbxEvent], None]
 ResyncSink = Callable[[Reconciliation, list[Channel]], None]
+LinkLostSink = Callable[[str], None]
 
 
 class Engine:
@@ -50,16 +60,22 @@ class Engine:
         self._synced = asyncio.Event()
         self._event_sinks: list[PbxEventSink] = []
         self._resync_sinks: list[ResyncSink] = []
+        self._lost_sinks: list[LinkLostSink] = []
 
-    def subscribe(self, on_event: PbxEventSink, on_resync: ResyncSink) -> None:
-        """Pass every event (after the channel view took it in) and every resync on."""
+    def subscribe(
+        self, on_event: PbxEventSink, on_resync: ResyncSink, on_lost: LinkLostSink | None = None
+    ) -> None:
+        """Pass every event (after the channel view took it in), resync and link loss on."""
         self._event_sinks.append(on_event)
         self._resync_sinks.append(on_resync)
+        if on_lost is not None:
+            self._lost_sinks.append(on_lost)
 
     def bind(self, ami: AmiConnection) -> None:
         """Attach the AMI link whose events and snapshots feed this engine."""
         self._ami = ami
         ami.on_connected(self.resync)
+        ami.on_lost(lambda reason: self._queue.put_nowait(LinkLost(reason)))
 
     def on_ami_event(self, message: Message) -> None:
         """Read-path callback: queue only."""
@@ -95,6 +111,10 @@ class Engine:
                 log.exception("event_failed", event=_describe(item))
 
     def _apply(self, item: QueueItem) -> None:
+        if isinstance(item, LinkLost):
+            for on_lost in self._lost_sinks:
+                on_lost(item.reason)
+            return
         if isinstance(item, ChannelsSnapshot):
             report = self.channels.reconcile(item)
             self.resyncs += 1

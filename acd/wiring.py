@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.aftercall import AfterCall
 from acd.ami.connection import AmiConnection
-from acd.ami.executor import AmiExecutor, RecordingDisk
+from acd.ami.executor import AmiExecutor
+from acd.ami.recorder import Recorder, RecordingDisk
 from acd.auth import AuthService
 from acd.centre.adoption import Adoption
 from acd.centre.callflow import CallCentre
@@ -166,6 +167,15 @@ def build(
     engine.bind(ami)
     disk = RecordingDisk()
     recording = RecordingLifecycle(recording_store, core, tasks, clock)
+    recorder = Recorder(
+        ami,
+        engine.channels,
+        book,
+        recording=s.recording,
+        disk=disk,
+        recording_started=recording.started,
+        local_date=lambda: local_time().date(),
+    )
     executor = AmiExecutor(
         ami,
         engine.channels,
@@ -173,10 +183,7 @@ def build(
         prompts,
         {name: spec.name_prompt for name, spec in tree.lines.items()},
         s.ivr.language,
-        recording=s.recording,
-        disk=disk,
-        recording_started=recording.started,
-        local_date=lambda: local_time().date(),
+        recorder,
     )
     pipeline = Pipeline(
         core,
@@ -191,8 +198,10 @@ def build(
     centre = CallCentre(pipeline, tree, aftercall, local_time)
     control = CallControl(pipeline, tree, s.recording.policy_for, disk)
     tracking = CallTracking(pipeline, recording)
-    adoption = Adoption(pipeline, tree, agent_log, events, tracking, recording, engine.channels)
-    engine.subscribe(tracking.on_pbx_event, adoption.on_resync)
+    adoption = Adoption(
+        pipeline, tree, agent_log, events, tracking, recording, engine.channels, recording_store
+    )
+    engine.subscribe(tracking.on_pbx_event, adoption.on_resync, adoption.on_link_lost)
     recordings = RecordingService(
         recording_store,
         aftercall.store,

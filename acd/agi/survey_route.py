@@ -36,6 +36,8 @@ class SurveyRoute:
             step = survey.on_key(await ask_key(request, paths, self._wait))
         self._centre.survey_result(call_id, agent, line, step.score)
         log.info("survey", call_id=call_id, agent=agent, line=line, score=step.score)
+        # Rated: an engine that restarts now does not ask the caller again.
+        await request.send_command("SET VARIABLE ACD_SURVEY_DONE 1")
         await play_files(request, [self._prompts.path(language, p) for p in step.prompts], "")
 
 

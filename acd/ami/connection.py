@@ -43,6 +43,7 @@ log = structlog.get_logger("acd.ami")
 
 EventSink = Callable[[Message], None]
 OnConnected = Callable[[], Awaitable[None]]
+OnLost = Callable[[str], None]
 
 
 class AmiConnection:
@@ -52,7 +53,11 @@ class AmiConnection:
         self._settings = settings
         self._on_event = on_event
         self._on_connected: OnConnected | None = None
+        self._on_lost: OnLost | None = None
         self._protocol: Utf8AmiProtocol | None = None
+        # The link actions may use: set once Asterisk accepted our login, so that
+        # nothing of ours is sent on a link that is not logged in yet.
+        self._logged_in: Utf8AmiProtocol | None = None
         self._up = False
         self._lost = asyncio.Event()
         self._inflight: dict[str, Action] = {}
@@ -73,9 +78,18 @@ class AmiConnection:
     def up(self) -> bool:
         return self._up
 
+    @property
+    def logged_in(self) -> bool:
+        """Whether actions can be sent now (logged in; the resync may still be running)."""
+        return self._logged_in is not None and not self._logged_in.closed
+
     def on_connected(self, callback: OnConnected) -> None:
         """Run ``callback`` after every successful login, before going up."""
         self._on_connected = callback
+
+    def on_lost(self, callback: OnLost) -> None:
+        """Call ``callback(reason)`` from the read path whenever a logged-in link drops."""
+        self._on_lost = callback
 
     async def start(self) -> None:
         """Connect and log in, retrying refused connections until the startup deadline.
@@ -89,7 +103,7 @@ class AmiConnection:
             try:
                 await self._connect_once()
                 break
-            except AmiUnreachable as exc:
+            except (AmiUnreachable, AmiDisconnected) as exc:  # a cut mid-resync: again
                 if time.monotonic() + delay > deadline:
                     raise AmiUnreachable(
                         f"cannot reach Asterisk AMI at {self._target}: {exc} "
@@ -121,7 +135,7 @@ class AmiConnection:
         in_stream: Callable[[Any], None] | None = None,
     ) -> Any:
         """Send one action and wait for its answer, at most ``timeout`` seconds."""
-        protocol = self._protocol
+        protocol = self._logged_in
         if protocol is None or protocol.closed:
             raise AmiNotConnected(f"AMI is not connected; {fields.get('Action')} not sent")
         return await self._send(
@@ -199,6 +213,7 @@ class AmiConnection:
         self._lost.clear()
         try:
             await self._login(protocol)
+            self._logged_in = protocol
             settings = await self._send(
                 protocol, {"Action": "CoreSettings"}, timeout=self._settings.connect_timeout
             )
@@ -206,6 +221,10 @@ class AmiConnection:
             self._pinger = asyncio.create_task(self._ping_loop(protocol), name="ami-ping")
             if self._on_connected is not None:
                 await self._on_connected()
+            if self._protocol is not protocol or protocol.closed:
+                # The link dropped while the resync was applied: it is not up (going
+                # up without a link would leave the supervisor nothing to wait for).
+                raise AmiDisconnected(f"the link to {self._target} dropped during the resync")
         except BaseException:
             self._drop("login or resync failed")
             raise
@@ -265,6 +284,7 @@ class AmiConnection:
     def _drop(self, reason: str) -> None:
         """Forget the current link; fail every unanswered action (no replay)."""
         protocol, self._protocol = self._protocol, None
+        logged_in, self._logged_in = self._logged_in, None
         if protocol is not None and not protocol.closed:
             protocol.close()
         self.awaiting_actions.clear()
@@ -283,6 +303,8 @@ class AmiConnection:
         self.last_error = reason
         if was_up and not self._closing:
             log.warning("ami_down", target=self._target, reason=reason)
+        if logged_in is not None and self._on_lost is not None:
+            self._on_lost(reason)  # actions may have gone out on it: the engine must know
         self._lost.set()
 
     async def _supervise(self) -> None:
@@ -290,6 +312,7 @@ class AmiConnection:
         settings = self._settings
         while True:
             await self._lost.wait()
+            self._lost.clear()  # a drop seen from here on sets it again: never a busy loop
             delay = settings.reconnect_min
             while not self._up:
                 await asyncio.sleep(delay)

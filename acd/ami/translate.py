@@ -38,6 +38,7 @@ def _channel(m: Message) -> Channel:
         linkedid=m["Linkedid"],
         context=m["Context"],
         exten=m["Exten"],
+        bridge_id=m.get("BridgeId") or "",
     )
 
 

@@ -1,26 +1,37 @@
-"""Taking back agents and callers after an engine restart, in their original order.
+"""Taking back agents and callers after an engine restart or an AMI outage, in order.
 
 Agents keep their state (read from storage). After every (re)connect the
 engine's snapshot of Asterisk tells what vanished meanwhile and which callers
 are still waiting in the music from before: they are adopted with the time
 they joined the queue (kept on their channel), so nobody loses their place.
+Agents' phones are reconciled too: a ring that ended unseen is not the agent's
+"no answer", a phone picked up while the link was down is connected, and a
+ring left over from an earlier engine is stopped before the call is offered
+again. A call still talking keeps its caller's call id.
 """
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import structlog
 
+from acd.ami.calls import WAIT_CONTEXT
 from acd.ami.errors import AmiError
-from acd.ami.executor import WAIT_CONTEXT
 from acd.centre.pipeline import Pipeline
 from acd.centre.recording import RecordingLifecycle
 from acd.centre.tracking import CallTracking
 from acd.core.agents import AgentState
 from acd.core.calls import AgentLeg, CallInfo
 from acd.core.channels import Channel, ChannelRegistry, Reconciliation
+from acd.core.commands import CallAbandoned
+from acd.core.figures import by_call
+from acd.core.progress import AgentAnswered
 from acd.core.queueing import WaitingCall
 from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
+from acd.storage.recordings import RecordingStore
 from ivr.tree import IvrTree
 
 log = structlog.get_logger("acd.adoption")
@@ -29,6 +40,9 @@ log = structlog.get_logger("acd.adoption")
 ADOPT_VARIABLES = ("ACD_LINE", "ACD_ENQUEUED_AT", "ACD_LANG")
 # A callback request nobody took within this long is not brought back.
 CALLBACK_HORIZON_SECONDS = 7 * 24 * 3600.0
+UNSEEN_HORIZON_SECONDS = 24 * 3600.0  # how far back a call that ended unseen is looked for
+PBX_ALARM = "pbx_link"  # raised while the AMI link to Asterisk is down
+LEG_PREFIX = "acd-"  # the uniqueids acd gives the legs it rings
 
 
 class Adoption:
@@ -43,6 +57,7 @@ class Adoption:
         tracking: CallTracking,
         recordings: RecordingLifecycle,
         channels: ChannelRegistry,
+        recording_rows: RecordingStore,
     ) -> None:
         self._p = pipeline
         self._core = pipeline.core
@@ -53,7 +68,9 @@ class Adoption:
         self._tracking = tracking
         self._recordings = recordings
         self._channels = channels
+        self._recording_rows = recording_rows
         self._talking_before_restart: dict[str, float] = {}
+        self._first_resync = True
         self.live_channels: set[str] = set()  # uniqueids Asterisk had at the last resync
 
     async def restore_agents(self) -> None:
@@ -94,6 +111,14 @@ class Adoption:
             log.info("callbacks_restored", requests=[r.call_id for r in requests])
             self._p.live.publish_queue()
 
+    def on_link_lost(self, reason: str) -> None:
+        """The AMI link dropped: nobody is offered a call or marked no-answer until it is back."""
+        now = self._p.clock()
+        self._p.handle(self._core.pbx_lost(now))
+        if PBX_ALARM not in self._p.live.alarms:
+            self._p.live.alarms[PBX_ALARM] = {"since": now, "error": reason}
+            self._p.live.bus.publish("alarm", now, alarm=PBX_ALARM, raised=True, error=reason)
+
     def on_resync(self, report: Reconciliation, live: list[Channel]) -> None:
         """After a (re)connect: forget what vanished, find callers waiting from before."""
         for channel in report.vanished:
@@ -101,10 +126,18 @@ class Adoption:
             if info is not None and info.recording is not None:
                 # The call vanished without a MixMonitorStop (Asterisk went down).
                 self._recordings.ended(channel.uniqueid, False)
-            self._tracking.hung_up(channel.uniqueid)
+            self._tracking.hung_up(channel.uniqueid, unseen=True)
         self.live_channels = {c.uniqueid for c in live}
         self._p.tasks.spawn(self._recordings.close_orphans(self.live_channels), "acd-rec")
+        if self._first_resync:  # calls that ended while no engine was running
+            self._first_resync = False
+            self._p.tasks.spawn(self._account_unseen_ends(self.live_channels), "acd-account")
+        self._reconcile_legs(live)
         self._resume_talking(live)
+        now = self._p.clock()
+        self._p.handle(self._core.pbx_restored(now))
+        if self._p.live.alarms.pop(PBX_ALARM, None) is not None:
+            self._p.live.bus.publish("alarm", now, alarm=PBX_ALARM, raised=False)
         waiting = [
             c
             for c in live
@@ -115,18 +148,119 @@ class Adoption:
         if waiting:
             self._p.tasks.spawn(self._adopt(waiting), "acd-adopt")
 
+    def _reconcile_legs(self, live: list[Channel]) -> None:
+        """Agents' legs after a reconnect: what happened to them while the link was down."""
+        by_id = {c.uniqueid: c for c in live}
+        for leg in list(self._book.legs.values()):
+            channel = by_id.get(leg.leg_id)
+            if channel is None:
+                if leg.leg_id in self._book.legs:  # gone unseen (or never placed)
+                    self._tracking.hung_up(leg.leg_id, unseen=True)
+            elif not leg.answered and channel.state == "Up":
+                # Picked up while the link was down: its AcdAgentAnswered was lost.
+                log.info("answered_unseen", call_id=leg.call_id, agent=leg.job_number)
+                self._tracking.on_pbx_event(AgentAnswered(leg.leg_id, leg.leg_id))
+        known = set(self._book.legs) | {s.leg_id for s in self._book.spies.values()}
+        for channel in live:
+            uid = channel.uniqueid
+            stale = uid.startswith(LEG_PREFIX) and uid not in known and channel.state != "Up"
+            if uid in self._book.cancelled or stale:
+                # Stopped while the link was down, or rung by an engine that has since
+                # restarted: stop it before the call is offered again (no double ring).
+                log.info("stale_leg_hung_up", leg=uid, channel=channel.name)
+                self._p.tasks.spawn(self._p.executor.hang_up_leg(uid), "acd-stale-leg")
+        self._book.cancelled.intersection_update(by_id)
+
     def _resume_talking(self, live: list[Channel]) -> None:
-        """Agents whose bridged call went on while the engine restarted stay talking."""
+        """Agents whose bridged call went on while the engine restarted stay talking.
+
+        The call keeps its caller's call id (the caller's channel is the one in
+        the agent's bridge), so hold, transfer, recording and reports go on.
+        """
         for job_number, since in self._talking_before_restart.items():
             endpoint = self._core.status(job_number).agent.endpoint
             channel = next((c for c in live if c.name.startswith(endpoint + "-")), None)
             if channel is None:
                 continue
             uid = channel.uniqueid
-            self._core.restore_agent(job_number, AgentState.TALKING, None, since, talking_on=uid)
-            self._book.legs[uid] = AgentLeg(uid, uid, job_number, answered=True)
-            log.info("agent_still_talking", agent=job_number, channel=channel.name)
+            caller = next(
+                (
+                    c
+                    for c in live
+                    if channel.bridge_id
+                    and c.bridge_id == channel.bridge_id
+                    and c.uniqueid != uid
+                    and c.context == WAIT_CONTEXT
+                ),
+                None,
+            )
+            call_id = caller.uniqueid if caller is not None else uid
+            self._core.restore_agent(
+                job_number, AgentState.TALKING, None, since, talking_on=call_id
+            )
+            self._book.legs[uid] = AgentLeg(uid, call_id, job_number, answered=True)
+            if caller is not None and call_id not in self._book.calls:
+                info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name)
+                self._book.calls[call_id] = info
+                self._p.tasks.spawn(self._take_back_talking(info), "acd-adopt-talking")
+            log.info("agent_still_talking", agent=job_number, call_id=call_id, channel=channel.name)
         self._talking_before_restart.clear()
+
+    async def _take_back_talking(self, info: CallInfo) -> None:
+        """A call that talked through a restart: its line, language and recording back."""
+        try:
+            values = {n: await self._p.executor.getvar(info.call_id, n) for n in ADOPT_VARIABLES}
+        except AmiError as exc:
+            log.warning("adopt_talking_failed", call_id=info.call_id, error=str(exc))
+            values = {}
+        line = values.get("ACD_LINE", "")
+        if line in self._tree.lines:
+            info.line = line
+            connected = self._core.connected.get(info.call_id)
+            if connected is not None:
+                connected.line = line
+        info.language = values.get("ACD_LANG") or info.language
+        with contextlib.suppress(ValueError):
+            info.enqueued_at = float(values.get("ACD_ENQUEUED_AT", ""))
+        try:
+            row = await self._recording_rows.get(info.call_id)
+        except Exception as exc:  # a busy database: the row is closed at the next start
+            log.warning("adopt_recording_failed", call_id=info.call_id, error=str(exc))
+            return
+        if row is None or row.size is not None:  # not recorded, or already measured
+            return
+        info.recording = Path(row.path)
+        if info.call_id not in self._book.calls:  # it ended while we asked: finish it now
+            self._recordings.ended(info.call_id, True)
+
+    async def _account_unseen_ends(self, live: set[str]) -> None:
+        """Calls queued before this engine started that ended unseen count as abandoned.
+
+        A caller who hung up while no engine ran (or whose last fact was lost
+        with a killed engine) is in no figure otherwise. When they hung up is
+        not known: the wait is counted up to now (an upper bound), marked
+        ``unseen``; so the service level is never flattered.
+        """
+        now = self._p.clock()
+        try:
+            facts = await self._events.call_facts(now - UNSEEN_HORIZON_SECONDS)
+        except Exception as exc:  # a busy database: the calls stay unaccounted, never wrong
+            log.warning("unseen_calls_not_accounted", error=str(exc))
+            return
+        ended = []
+        for call_id, call in by_call(facts).items():
+            kinds = {f.kind for f in call}
+            if "queued" not in kinds or kinds & {"answered", "abandoned", "callback_requested"}:
+                continue
+            if call_id in live or call_id in self._core.waiting or call_id in self._book.calls:
+                continue  # still on the line (taken back, or being taken back)
+            queued = next(f for f in call if f.kind == "queued")
+            line = str(queued.data.get("line", ""))
+            ended.append(CallAbandoned(call_id, line, now - queued.at, None, now))
+            self._p.note(call_id, "ended_unseen", line=line)
+        if ended:
+            log.warning("unseen_calls_abandoned", calls=[c.call_id for c in ended])
+            self._p.handle(ended)
 
     async def _adopt(self, channels: list[Channel]) -> None:
         """Take back callers who waited through an engine restart, in their original order."""

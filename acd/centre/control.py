@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from acd.ami.executor import RecordingDisk
+from acd.ami.recorder import RecordingDisk
 from acd.centre.pipeline import Pipeline
 from acd.core.agents import AgentState
 from acd.core.calls import CallInfo, SpySession
@@ -88,7 +88,7 @@ class CallControl:
         if info is not None and info.held:
             # A held caller is transferred: no longer on hold (the old agent's parked
             # leg ending must not end their call, and hold time stops here).
-            info.held = False
+            info.held, info.held_before_transfer = False, True
             self._p.note(call_id, "resumed", agent=job_number)
             self._p.live.bus.publish(
                 "call_resumed", self._p.clock(), call_id=call_id, agent=job_number
@@ -149,10 +149,10 @@ class CallControl:
         if action is RecordingAction.START:
             if self._disk.full:
                 raise RecordingRefused("the recordings disk is full (the alarm is raised)")
-            if not await self._executor.start_recording(info, job_number):
+            if not await self._executor.recorder.start_now(info, job_number):
                 raise RecordingRefused("Asterisk did not start the recording")
         else:
-            await self._executor.mute_recording(info, new is RecordingState.PAUSED)
+            await self._executor.recorder.mute(info, new is RecordingState.PAUSED)
         kind = {"start": "recording_started", "pause": "recording_paused"}.get(
             action.value, "recording_resumed"
         )

@@ -26,9 +26,12 @@ from acd.core.commands import (
     CallAnswered,
     CallNote,
     Command,
+    CommandFailed,
+    CommandOutcome,
     ConnectCall,
     DialCallback,
     DialOut,
+    Failure,
     NoteValue,
     Output,
     RingAgent,
@@ -140,9 +143,21 @@ class Pipeline:
         while True:
             command = await self._commands.get()
             try:
-                await self.executor.execute(command)
+                outcome = await self.executor.execute(command)
+                self.outcome(outcome)
             except Exception:
                 log.exception("command_crashed", command=repr(command))
+            await asyncio.sleep(0)  # a run of commands failing at once never holds the loop
+
+    def outcome(self, outcome: CommandOutcome) -> None:
+        """What Asterisk did with a command goes back to the core, which repairs if needed."""
+        now = self.clock()
+        if isinstance(outcome, CommandFailed) and outcome.failure is Failure.LINK_DOWN:
+            if not self.executor.link_up:
+                # Known now, before the engine's own word on it: nothing is offered
+                # again until the link is back and resynced.
+                self.handle(self.core.pbx_lost(now))
+        self.handle(self.core.command_outcome(outcome, now))
 
     async def _run_ticks(self) -> None:
         while True:

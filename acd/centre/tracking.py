@@ -72,16 +72,20 @@ class CallTracking:
         leg.answered = True
         self._p.handle(self._core.agent_answered(leg.job_number, leg.call_id, self._p.clock()))
 
-    def hung_up(self, uniqueid: str) -> None:
-        """A channel is gone: an agent's leg, a caller, or a supervisor's spy leg."""
+    def hung_up(self, uniqueid: str, *, unseen: bool = False) -> None:
+        """A channel is gone: an agent's leg, a caller, or a supervisor's spy leg.
+
+        ``unseen``: it went while the AMI link was down (found at the resync), so
+        a ring that ended then is not taken as the agent's "no answer".
+        """
         self._book.forget_spies_on(uniqueid)
         self._book.cancelled.discard(uniqueid)
         if uniqueid in self._book.legs:
-            self._leg_hung_up(uniqueid)
+            self._leg_hung_up(uniqueid, unseen)
         elif uniqueid in self._book.calls:
             self._caller_hung_up(uniqueid)
 
-    def _leg_hung_up(self, uniqueid: str) -> None:
+    def _leg_hung_up(self, uniqueid: str, unseen: bool = False) -> None:
         now = self._p.clock()
         leg = self._book.legs.pop(uniqueid)
         held = self._book.calls.get(leg.call_id)
@@ -93,6 +97,10 @@ class CallTracking:
         # earlier agent hanging up late must not end the new agent's call.
         if leg.answered and connected is not None and connected.job_number == leg.job_number:
             self._p.handle(self._core.call_ended(leg.call_id, now))
+        elif leg.answered:
+            pass  # an answered leg that no longer has the call (let go): never "no answer"
+        elif unseen:  # the ring ended while acd could not see it: not the agent's fault
+            self._p.handle(self._core.ring_lost(leg.job_number, leg.call_id, now))
         else:
             self._p.handle(self._core.ring_failed(leg.job_number, leg.call_id, now))
 

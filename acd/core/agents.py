@@ -50,6 +50,10 @@ class AgentAction(StrEnum):
     WRAP_UP_ENDED = "wrap_up_ended"
     DIAL_OUT = "dial_out"  # click-to-dial: the agent's own outbound call
     TAKE_CALLBACK = "take_callback"  # an agent on callback work pulls the next request
+    # Asterisk did not put the call through (not the phone's fault): free again.
+    CONNECT_FAILED = "connect_failed"
+    DIAL_FAILED = "dial_failed"  # a click-to-dial that never left: back to not ready
+    TRANSFER_FAILED = "transfer_failed"  # the caller is still with the agent
 
 
 S, A = AgentState, AgentAction
@@ -76,6 +80,9 @@ TRANSITIONS: dict[tuple[AgentState, AgentAction], AgentState] = {
     (S.NOT_READY, A.DIAL_OUT): S.TALKING,
     (S.AFTER_CALL, A.DIAL_OUT): S.TALKING,
     (S.NOT_READY, A.TAKE_CALLBACK): S.RINGING,
+    (S.TALKING, A.CONNECT_FAILED): S.READY,
+    (S.TALKING, A.DIAL_FAILED): S.NOT_READY,
+    (S.AFTER_CALL, A.TRANSFER_FAILED): S.TALKING,
 }
 
 

@@ -25,6 +25,7 @@ class CallInfo:
     enqueued_at: float = 0.0
     ivr_path: tuple[str, ...] = ()
     held: bool = False
+    held_before_transfer: bool = False  # taken off hold by a transfer not yet carried out
     recording: Path | None = None  # where acd finds this call's recording
     recording_paused: bool = False
 
@@ -61,8 +62,8 @@ class CallBook:
     cancelled: set[str] = field(default_factory=set)
 
     def leg_for(self, call_id: str, job_number: str) -> AgentLeg | None:
-        """The leg rung on that agent's phone for that call, if any."""
-        for leg in self.legs.values():
+        """The leg rung on that agent's phone for that call, if any (the newest)."""
+        for leg in reversed(self.legs.values()):
             if leg.call_id == call_id and leg.job_number == job_number:
                 return leg
         return None

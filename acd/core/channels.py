@@ -18,6 +18,7 @@ class Channel:
     linkedid: str = ""
     context: str = ""
     exten: str = ""
+    bridge_id: str = ""  # known from snapshots (CoreShowChannel), not from events
 
 
 @dataclass(frozen=True, slots=True)

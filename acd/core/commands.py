@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from acd.core.agents import AgentStateChanged
 from acd.core.peak import PeakLevelChanged
@@ -133,3 +134,31 @@ Command = (
 Fact = AgentStateChanged | CallAbandoned | CallAnswered | PeakLevelChanged | CallNote
 # Everything the core returns.
 Output = Command | Fact
+
+
+class Failure(StrEnum):
+    """Why Asterisk did not carry out a command."""
+
+    LINK_DOWN = "link_down"  # not sent, or the AMI link died before Asterisk answered
+    TIMEOUT = "timeout"  # Asterisk did not answer in time (the link stayed up)
+    REFUSED = "refused"  # Asterisk answered with an error
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDone:
+    """Asterisk carried out a command (it accepted every action the command needed)."""
+
+    command: Command
+
+
+@dataclass(frozen=True, slots=True)
+class CommandFailed:
+    """Asterisk did not carry out a command; the core decides the repair."""
+
+    command: Command
+    failure: Failure
+    detail: str = ""
+
+
+# What the AMI adapter reports back to the core about each command.
+CommandOutcome = CommandDone | CommandFailed

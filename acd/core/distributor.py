@@ -1,61 +1,57 @@
-"""The ACD: waiting calls meet ready agents. Pure: events and time in, commands out.
+"""The ACD: answered calls, transfers, click-to-dial and callbacks, and repairs. Pure.
 
-Routing: a waiting call goes to a ready agent with the line's skill, highest
-skill level first, then longest idle. Calls are served by priority, then by
-how long they have waited, across lines, so a freed agent takes the
-longest-waiting caller among the lines they serve. One offer per agent at a
-time; an unanswered offer puts the agent not ready ("no answer") and the call
-goes to the next agent without losing its place.
+Built on the offering queue (acd.core.offers: waiting calls meet ready agents).
+An answered call is *connected* only when Asterisk reports that it put the
+caller through (``CommandDone`` of the ``ConnectCall``): only then does it
+count as answered. Every command's outcome comes back here; when Asterisk did
+not carry one out the core repairs what it had decided:
+
+- a ring that never reached the phone (AMI down, no answer from Asterisk):
+  the agent is ready again, the call keeps its place; a ring Asterisk refused
+  is the phone's fault ("no answer"), as an unanswered one;
+- a caller who could not be put through (or a callback not dialled): back in
+  the queue at their place, the agent's leg hung up, the agent ready again;
+- a transfer Asterisk did not make: the caller is still with the agent;
+- a click-to-dial that never left: the agent is back where they were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import assert_never
 
-from acd.core.agents import (
-    Agent,
-    AgentAction,
-    AgentState,
-    AgentStatus,
-    NotReadyReason,
-)
+from acd.core.agents import Agent, AgentAction, AgentState, NotReadyReason
 from acd.core.commands import (
+    AnnouncePosition,
     CallAbandoned,
     CallAnswered,
+    CallNote,
+    CommandDone,
+    CommandFailed,
+    CommandOutcome,
     ConnectCall,
     DialCallback,
     DialOut,
+    Failure,
     Output,
     RingAgent,
     StopRinging,
     TellAgent,
     TransferCall,
 )
-from acd.core.peak import PeakLevel, PeakLevelChanged
-from acd.core.queueing import (
-    BREAK_REASONS,
-    AcdRules,
-    ConnectedCall,
-    NoSuchCall,
-    Refused,
-    WaitingCall,
-    announcements_due,
-    in_order,
-    position,
-)
-from acd.core.roster import AgentRoster
+from acd.core.offers import OfferingQueue
+from acd.core.queueing import AcdRules, ConnectedCall, NoSuchCall, Refused, WaitingCall
 
 
-class CallDistributor(AgentRoster):
-    """Agents, waiting calls and the peak plan, and the rules that join them."""
+class CallDistributor(OfferingQueue):
+    """Agents, waiting and connected calls, the peak plan, and the rules that join them."""
 
     def __init__(self, rules: AcdRules | None = None, agents: Iterable[Agent] = ()) -> None:
         super().__init__(rules, agents)
-        self.waiting: dict[str, WaitingCall] = {}
-        self.connected: dict[str, ConnectedCall] = {}
         self._callbacks_done: set[str] = set()
+        self._transfers: dict[str, ConnectedCall] = {}  # until Asterisk made the transfer
 
-    # -- agents ---------------------------------------------------------------
+    # -- restarts -------------------------------------------------------------
 
     def restore_agent(
         self,
@@ -88,40 +84,6 @@ class CallDistributor(AgentRoster):
             status.call_id = talking_on
             self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
 
-    def set_ready(self, job_number: str, now: float) -> list[Output]:
-        out: list[Output] = [self._change(self.status(job_number), AgentAction.READY, now)]
-        return out + self._dispatch(now)
-
-    def set_not_ready(self, job_number: str, reason: NotReadyReason, now: float) -> list[Output]:
-        """Go not ready; breaks and callback work are checked against the peak plan."""
-        status = self.status(job_number)
-        self._check_not_ready_allowed(status, reason)
-        return [self._change(status, AgentAction.NOT_READY, now, reason=reason)]
-
-    def end_wrap_up(self, job_number: str, now: float) -> list[Output]:
-        status = self.status(job_number)
-        if status.state is not AgentState.AFTER_CALL:
-            raise Refused(f"agent {job_number} is not in after-call work")
-        return self._finish_wrap_up(status, now)
-
-    # -- calls ----------------------------------------------------------------
-
-    def call_arrived(
-        self, call_id: str, line: str, now: float, *, priority: int = 0, caller: str = ""
-    ) -> list[Output]:
-        """A caller chose a line and now waits (music on hold) for an agent."""
-        if call_id in self.waiting or call_id in self.connected:
-            return []  # the same call reported twice (e.g. after a resync)
-        self.waiting[call_id] = WaitingCall(call_id, line, now, priority, caller)
-        return self._dispatch(now)
-
-    def restore_waiting(self, calls: Iterable[WaitingCall], now: float) -> list[Output]:
-        """Take back callers found waiting after an engine restart, in their original order."""
-        for call in calls:
-            call.offered_to = call.ring_deadline = None
-            self.waiting.setdefault(call.call_id, call)
-        return self._dispatch(now)
-
     def restore_callbacks(self, requests: Iterable[WaitingCall]) -> None:
         """Callback requests stored before a restart wait again at their place.
 
@@ -133,6 +95,8 @@ class CallDistributor(AgentRoster):
                 continue
             request.offered_to = request.ring_deadline = None
             self.waiting[request.call_id] = request
+
+    # -- calls ----------------------------------------------------------------
 
     def callback_requested(
         self, request_id: str, line: str, number: str, now: float, *, replaces: str | None = None
@@ -151,18 +115,6 @@ class CallDistributor(AgentRoster):
         )
         return out + self._dispatch(now)
 
-    def call_abandoned(self, call_id: str, now: float) -> list[Output]:
-        """The caller hung up while waiting or while an agent's phone rang."""
-        call = self.waiting.get(call_id)
-        if call is None or call.callback_number is not None:
-            return []
-        del self.waiting[call_id]
-        out: list[Output] = [
-            CallAbandoned(call_id, call.line, now - call.enqueued_at, call.offered_to, now)
-        ]
-        out += self._withdraw_offer(call, now)
-        return out + self._dispatch(now)
-
     def agent_answered(self, job_number: str, call_id: str, now: float) -> list[Output]:
         """The agent picked up: connect them, unless the offer is no longer theirs."""
         status = self.status(job_number)
@@ -171,11 +123,10 @@ class CallDistributor(AgentRoster):
             # Too late: the caller left or the offer moved on. Drop the agent leg.
             return [StopRinging(call_id, job_number)]
         del self.waiting[call_id]
-        self.connected[call_id] = ConnectedCall(call_id, call.line, job_number)
-        out: list[Output] = [
-            self._change(status, AgentAction.ANSWER, now, call_id=call_id),
-            CallAnswered(call_id, call.line, job_number, now - call.enqueued_at, now),
-        ]
+        self.connected[call_id] = ConnectedCall(
+            call_id, call.line, job_number, waited_as=call, answered_at=now
+        )
+        out: list[Output] = [self._change(status, AgentAction.ANSWER, now, call_id=call_id)]
         if call.callback_number is not None:
             self._callbacks_done.add(call_id)
             out.append(DialCallback(call_id, job_number, call.callback_number, call.line))
@@ -183,19 +134,24 @@ class CallDistributor(AgentRoster):
             out.append(ConnectCall(call_id, job_number, call.line))
         return out + self._after_queue_change(now)
 
-    def ring_failed(self, job_number: str, call_id: str, now: float) -> list[Output]:
-        """The agent's phone was not answered (or refused): next agent, same place."""
-        call = self.waiting.get(call_id)
-        if call is None or call.offered_to != job_number:
-            return []
-        return self._ring_no_answer(call, now) + self._dispatch(now)
-
     def call_ended(self, call_id: str, now: float) -> list[Output]:
-        """A connected call ended: the agent goes to after-call work."""
+        """A connected call ended: the agent goes to after-call work.
+
+        A caller who leaves before Asterisk put them through was never
+        connected: the call is abandoned and the agent free at once.
+        """
         call = self.connected.pop(call_id, None)
         if call is None:
             return []
         status = self.agents[call.job_number]
+        waited = call.waited_as
+        if waited is not None:
+            out: list[Output] = []
+            if waited.callback_number is None:
+                out.append(CallAbandoned(call_id, call.line, now - waited.enqueued_at, None, now))
+            if status.state is AgentState.TALKING and status.call_id == call_id:
+                out.append(self._change(status, AgentAction.CONNECT_FAILED, now))
+            return out + self._dispatch(now)
         change = self._change(status, AgentAction.CALL_ENDED, now, call_id=call_id)
         status.wrap_up_until = now + self.rules.wrap_up
         return [change]
@@ -203,8 +159,9 @@ class CallDistributor(AgentRoster):
     def dial_out(self, job_number: str, call_id: str, number: str, now: float) -> list[Output]:
         """Click-to-dial: the agent's phone rings, then the number; no ACD offers meanwhile."""
         status = self.status(job_number)
+        before = status.reason if status.state is AgentState.NOT_READY else None
         change = self._change(status, AgentAction.DIAL_OUT, now, call_id=call_id)
-        self.connected[call_id] = ConnectedCall(call_id, "", job_number)
+        self.connected[call_id] = ConnectedCall(call_id, "", job_number, dialled_from=before)
         return [change, DialOut(call_id, job_number, status.agent.endpoint, number)]
 
     def take_callback(self, job_number: str, now: float) -> list[Output]:
@@ -244,6 +201,7 @@ class CallDistributor(AgentRoster):
                 raise Refused("cannot transfer a call to the agent who has it")
             self.status(to_agent)  # NoSuchAgent if unknown
         del self.connected[call_id]
+        self._transfers[call_id] = call
         status = self.agents[call.job_number]
         out: list[Output] = [self._change(status, AgentAction.CALL_ENDED, now, call_id=call_id)]
         status.wrap_up_until = now + self.rules.wrap_up
@@ -255,135 +213,110 @@ class CallDistributor(AgentRoster):
         out.append(TransferCall(call_id, call.job_number, target_line, to_agent))
         return out + self._dispatch(now)
 
-    # -- time -----------------------------------------------------------------
+    # -- what Asterisk did with the commands ----------------------------------
 
-    def tick(self, now: float) -> list[Output]:
-        """Timers: unanswered rings, ends of wrap-up, position announcements, peak plan."""
-        out: list[Output] = []
-        for call in in_order(self.waiting.values()):
-            if call.ring_deadline is not None and now >= call.ring_deadline:
-                out += self._ring_no_answer(call, now)
-            elif call.offered_to is None and call.target_until is not None:
-                if now >= call.target_until:  # the person never came: the line takes it
-                    call.target_agent = call.target_until = None
-        for status in self.agents.values():
-            if status.state is AgentState.AFTER_CALL and status.wrap_up_until is not None:
-                if now >= status.wrap_up_until:
-                    out += self._finish_wrap_up(status, now, dispatch=False)
-        out += announcements_due(self.waiting, self.rules.announce_every, now)
+    def command_outcome(self, outcome: CommandOutcome, now: float) -> list[Output]:
+        """A command was carried out, or not: confirm, or repair what the core had decided."""
+        match outcome:
+            case CommandDone(command=ConnectCall() as c):
+                return self._connected(c.call_id, c.job_number)
+            case CommandDone(command=DialCallback() as c):
+                return self._connected(c.request_id, c.job_number)
+            case CommandDone(command=TransferCall() as c):
+                self._transfers.pop(c.call_id, None)
+                return []
+            case CommandDone():
+                return []
+            case CommandFailed():
+                return self._repair(outcome, now)
+            case _:
+                assert_never(outcome)
+
+    def _repair(self, failed: CommandFailed, now: float) -> list[Output]:
+        command = failed.command
+        note = {"command": type(command).__name__, "failure": failed.failure.value}
+        match command:
+            case RingAgent():
+                # Refused at once: this phone cannot be rung (as if it did not answer).
+                lost = failed.failure is not Failure.REFUSED
+                repair = self.ring_lost if lost else self.ring_failed
+                out = repair(command.job_number, command.call_id, now)
+                return [CallNote(command.call_id, "command_failed", note), *out] if out else []
+            case ConnectCall():
+                out = self._connect_failed(command.call_id, command.job_number, now)
+                call_id = command.call_id
+            case DialCallback():
+                out = self._connect_failed(command.request_id, command.job_number, now)
+                call_id = command.request_id
+            case TransferCall():
+                out = self._transfer_failed(command, now)
+                call_id = command.call_id
+            case DialOut():
+                out = self._dial_out_failed(command, now)
+                call_id = command.call_id
+            case StopRinging() | AnnouncePosition() | TellAgent():
+                return []  # the leg is hung up when the link is back; nothing else changed
+            case _:
+                assert_never(command)
+        return [CallNote(call_id, "command_failed", note), *out] if out else []
+
+    def _connected(self, call_id: str, job_number: str) -> list[Output]:
+        """Asterisk put the caller through: from now on the call counts as answered."""
+        call = self.connected.get(call_id)
+        if call is None or call.job_number != job_number or call.waited_as is None:
+            return []
+        waited, call.waited_as = call.waited_as, None
+        wait = call.answered_at - waited.enqueued_at
+        return [CallAnswered(call_id, call.line, job_number, wait, call.answered_at)]
+
+    def _connect_failed(self, call_id: str, job_number: str, now: float) -> list[Output]:
+        """The caller was not put through: back to their place, the agent free again."""
+        call = self.connected.get(call_id)
+        if call is None or call.job_number != job_number or call.waited_as is None:
+            return []
+        del self.connected[call_id]
+        waiting = call.waited_as
+        waiting.offered_to = waiting.ring_deadline = None
+        self.waiting[call_id] = waiting
+        self._callbacks_done.discard(call_id)
+        status = self.agents[job_number]
+        out: list[Output] = [StopRinging(call_id, job_number)]  # the agent's leg goes
+        if status.state is AgentState.TALKING and status.call_id == call_id:
+            out.append(self._change(status, AgentAction.CONNECT_FAILED, now))
+        out.append(TellAgent(job_number, "the call could not be put through; it waits again"))
         return out + self._dispatch(now)
 
-    # -- views ----------------------------------------------------------------
+    def _transfer_failed(self, command: TransferCall, now: float) -> list[Output]:
+        """Asterisk did not move the caller: they are still with the agent."""
+        before = self._transfers.pop(command.call_id, None)
+        call = self.waiting.get(command.call_id)
+        if before is None or call is None:
+            return []
+        out = self._withdraw_offer(call, now)
+        del self.waiting[command.call_id]
+        self.connected[command.call_id] = before
+        status = self.agents[before.job_number]
+        if status.state is AgentState.AFTER_CALL and status.call_id == command.call_id:
+            action = AgentAction.TRANSFER_FAILED
+            out.append(self._change(status, action, now, call_id=command.call_id))
+        out.append(TellAgent(before.job_number, "transfer failed: the caller is still with you"))
+        return out + self._dispatch(now)
 
-    def position(self, call_id: str) -> int:
-        """1-based place of a waiting call among the calls of its line."""
-        return position(self.waiting, call_id)
-
-    def live_waiting(self) -> int:
-        return sum(1 for c in self.waiting.values() if c.callback_number is None)
-
-    # -- rules ----------------------------------------------------------------
-
-    def _dispatch(self, now: float) -> list[Output]:
+    def _dial_out_failed(self, command: DialOut, now: float) -> list[Output]:
+        """A click-to-dial that never left: the agent is back where they were."""
+        call = self.connected.pop(command.call_id, None)
+        if call is None:
+            return []
+        status = self.agents[command.job_number]
         out: list[Output] = []
-        for call in in_order(self.waiting.values()):
-            if call.offered_to is not None:
-                continue
-            if call.target_agent is not None:
-                target = self.agents[call.target_agent]
-                status = target if target.state is AgentState.READY else None
+        if status.state is AgentState.TALKING and status.call_id == command.call_id:
+            if call.dialled_from is not None:
+                reason = call.dialled_from
+                out.append(self._change(status, AgentAction.DIAL_FAILED, now, reason=reason))
             else:
-                status = self._best_agent(call.line)
-            if status is None:
-                continue
-            out += self._offer(call, status, AgentAction.OFFER, now)
-        return out + self._after_queue_change(now)
-
-    def _offer(
-        self, call: WaitingCall, status: AgentStatus, action: AgentAction, now: float
-    ) -> list[Output]:
-        """Ring this agent for this call; the call keeps its place until answered."""
-        change = self._change(status, action, now, call_id=call.call_id)
-        call.offered_to = status.agent.job_number
-        call.ring_deadline = now + self.rules.ring_timeout
-        agent = status.agent
-        ring = RingAgent(
-            call.call_id,
-            agent.job_number,
-            agent.endpoint,
-            call.line,
-            self.rules.ring_timeout,
-            call.callback_number,
-        )
-        return [change, ring]
-
-    def _after_queue_change(self, now: float) -> list[Output]:
-        change = self.peak.update(self.live_waiting(), now)
-        if change is None:
-            return []
-        return [change, *self._apply_peak(change, now)]
-
-    def _apply_peak(self, change: PeakLevelChanged, now: float) -> list[Output]:
-        out: list[Output] = []
-        if change.old < PeakLevel.CALLBACKS_AND_BREAKS_STOP <= change.new:
-            for status in self.agents.values():
-                if status.reason is NotReadyReason.CALLBACK_WORK:
-                    out.append(self._change(status, AgentAction.READY, now))
-                    out.append(
-                        TellAgent(status.agent.job_number, "peak: callback work paused, take calls")
-                    )
-                elif status.reason in BREAK_REASONS:
-                    out.append(
-                        TellAgent(status.agent.job_number, "peak: breaks suspended, please return")
-                    )
-        if change.new is PeakLevel.ALL_STAFF:
-            for status in self.agents.values():
-                if status.state is not AgentState.LOGGED_OUT:
-                    out.append(
-                        TellAgent(
-                            status.agent.job_number, "peak: all staff on the phones, all lines"
-                        )
-                    )
-        return out
-
-    def _ring_no_answer(self, call: WaitingCall, now: float) -> list[Output]:
-        job = call.offered_to
-        assert job is not None
-        status = self.agents[job]
-        call.offered_to = call.ring_deadline = None
-        call.target_agent = call.target_until = None  # a transfer's person: the line next
-        return [
-            StopRinging(call.call_id, job),
-            self._change(
-                status,
-                AgentAction.RING_NO_ANSWER,
-                now,
-                reason=NotReadyReason.NO_ANSWER,
-                call_id=call.call_id,
-            ),
-        ]
-
-    def _withdraw_offer(self, call: WaitingCall, now: float) -> list[Output]:
-        if call.offered_to is None:
-            return []
-        status = self.agents[call.offered_to]
-        out: list[Output] = [StopRinging(call.call_id, call.offered_to)]
-        if status.state is AgentState.RINGING and status.call_id == call.call_id:
-            out.append(self._change(status, AgentAction.OFFER_WITHDRAWN, now))
-        call.offered_to = call.ring_deadline = None
-        return out
-
-    def _finish_wrap_up(
-        self, status: AgentStatus, now: float, dispatch: bool = True
-    ) -> list[Output]:
-        if status.break_after_call:
-            status.break_after_call = False
-            if self.peak.level < PeakLevel.CALLBACKS_AND_BREAKS_STOP:
-                return [
-                    self._change(status, AgentAction.NOT_READY, now, reason=NotReadyReason.BREAK)
-                ]
-        out: list[Output] = [self._change(status, AgentAction.WRAP_UP_ENDED, now)]
-        return out + (self._dispatch(now) if dispatch else [])
+                out.append(self._change(status, AgentAction.CONNECT_FAILED, now))
+        out.append(TellAgent(command.job_number, f"the call to {command.number} was not made"))
+        return out + self._dispatch(now)
 
 
 __all__ = ["CallDistributor", "NoSuchCall", "Refused"]  # the errors for older importers

@@ -67,6 +67,17 @@ class ConnectedCall:
     call_id: str
     line: str
     job_number: str
+    # Until Asterisk confirms the caller was put through: the caller as they waited
+    # (to put them back at their place if it fails) and when the agent answered.
+    waited_as: WaitingCall | None = None
+    answered_at: float = 0.0
+    # A click-to-dial: the agent's reason for not being ready before it (if any).
+    dialled_from: NotReadyReason | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether Asterisk has put the caller through (or nobody needs to wait for it)."""
+        return self.waited_as is None
 
 
 def position(waiting: dict[str, WaitingCall], call_id: str) -> int:

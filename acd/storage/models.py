@@ -6,11 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+CALLER_LENGTH = 40  # a caller id as stored with a recording, registration or ticket
 
 
 class Base(DeclarativeBase):
     """The declarative base of acd's tables (their metadata is what migrations track)."""
+
+
+def fit_caller(value: str) -> str:
+    """A caller id as the row keeps it: Asterisk may hand over a longer one (a SIP URI)."""
+    return value[:CALLER_LENGTH]
 
 
 class CallEventRow(Base):
@@ -99,7 +106,7 @@ class RecordingRow(Base):
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     line: Mapped[str] = mapped_column(String(32), nullable=False)
     agent: Mapped[str] = mapped_column(String(16), nullable=False)
-    caller: Mapped[str] = mapped_column(String(40), nullable=False)
+    caller: Mapped[str] = mapped_column(String(CALLER_LENGTH), nullable=False)
     path: Mapped[str] = mapped_column(String(400), nullable=False)
     started_at: Mapped[float] = mapped_column(Float, nullable=False)
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -107,6 +114,10 @@ class RecordingRow(Base):
     checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)
     complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # file deleted
+
+    @validates("caller")
+    def _fit_caller(self, _key: str, value: str) -> str:
+        return fit_caller(value)
 
 
 class CallRegistrationRow(Base):
@@ -117,11 +128,15 @@ class CallRegistrationRow(Base):
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agent: Mapped[str] = mapped_column(String(16), nullable=False)
     line: Mapped[str] = mapped_column(String(32), nullable=False)
-    caller: Mapped[str] = mapped_column(String(40), nullable=False)
+    caller: Mapped[str] = mapped_column(String(CALLER_LENGTH), nullable=False)
     category: Mapped[str] = mapped_column(String(20), nullable=False)
     urgency: Mapped[str] = mapped_column(String(10), nullable=False)
     notes: Mapped[str] = mapped_column(String(4000), nullable=False)
     at: Mapped[float] = mapped_column(Float, nullable=False)
+
+    @validates("caller")
+    def _fit_caller(self, _key: str, value: str) -> str:
+        return fit_caller(value)
 
 
 class FollowUpRow(Base):
@@ -139,7 +154,7 @@ class FollowUpRow(Base):
     urgency: Mapped[str] = mapped_column(String(10), nullable=False)
     line: Mapped[str] = mapped_column(String(32), nullable=False)
     agent: Mapped[str] = mapped_column(String(16), nullable=False)
-    caller: Mapped[str] = mapped_column(String(40), nullable=False)
+    caller: Mapped[str] = mapped_column(String(CALLER_LENGTH), nullable=False)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     opened_at: Mapped[float] = mapped_column(Float, nullable=False)
     due_at: Mapped[float] = mapped_column(Float, nullable=False)
@@ -150,3 +165,7 @@ class FollowUpRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(4000), nullable=True)
     escalated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     chased_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    @validates("caller")
+    def _fit_caller(self, _key: str, value: str) -> str:
+        return fit_caller(value)

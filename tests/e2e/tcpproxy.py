@@ -13,6 +13,10 @@ class TcpProxy:
         self._frozen: set[int] = set()
         self.blocked = False  # new connections are refused (the network is down)
         self.connections = 0
+        # One-shot faults at an exact point of the conversation (see cut_when_sent).
+        self._cut_on_send: bytes | None = None
+        self._close_on_receive: bytes | None = None
+        self.cuts = 0
         self._server: asyncio.Server | None = None
         self._transports: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -45,6 +49,14 @@ class TcpProxy:
         """
         self._frozen.update(range(1, self.connections + 1))
 
+    def cut_when_sent(self, pattern: bytes) -> None:
+        """Once: when the client sends ``pattern``, the link dies before it is forwarded."""
+        self._cut_on_send = pattern
+
+    def close_after_received(self, pattern: bytes) -> None:
+        """Once: when the server sends ``pattern``, it is forwarded and the link then closes."""
+        self._close_on_receive = pattern
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.blocked:
             writer.transport.abort()
@@ -53,18 +65,30 @@ class TcpProxy:
         number = self.connections
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         self._transports += [writer, up_writer]
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(src, dst, number))
+        for src, dst, upstream in ((reader, up_writer, True), (up_reader, writer, False)):
+            task = asyncio.create_task(self._pipe(src, dst, number, upstream))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _pipe(
-        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, number: int
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, number: int, upstream: bool
     ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await src.read(65536):
                 if number in self._frozen:  # a frozen peer: bytes go nowhere
                     continue
+                if upstream and self._cut_on_send and self._cut_on_send in data:
+                    self._cut_on_send = None
+                    self.cuts += 1
+                    self.cut()
+                    return
                 dst.write(data)
                 await dst.drain()
+                if not upstream and self._close_on_receive and self._close_on_receive in data:
+                    self._close_on_receive = None
+                    self.cuts += 1
+                    for writer in self._transports:  # an orderly close: data first, then EOF
+                        writer.close()
+                    self._transports.clear()
+                    return
         dst.transport.abort()

@@ -13,6 +13,7 @@ from panoramisk.message import Message
 from acd.ami.translate import translate
 from acd.core.agents import AgentState
 from acd.core.calls import AgentLeg, CallInfo
+from acd.core.commands import CommandDone, ConnectCall
 from acd.wiring import Services
 from tests.apiapp import api_app
 
@@ -32,6 +33,11 @@ def feed(services: Services, message: Message) -> None:
     services.tracking.on_pbx_event(event)
 
 
+def put_through(services: Services, call_id: str, job_number: str, line: str) -> None:
+    """As the executor reports it: Asterisk put the caller through to the agent."""
+    services.pipeline.outcome(CommandDone(ConnectCall(call_id, job_number, line)))
+
+
 async def test_the_first_agent_hanging_up_late_after_a_transfer_leaves_the_new_agent_talking(
     tmp_path,
 ):
@@ -43,9 +49,11 @@ async def test_the_first_agent_hanging_up_late_after_a_transfer_leaves_the_new_a
         centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
         book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")  # as the executor rang it
         feed(services, answered("leg-1"))
+        put_through(services, "c1", "1001", "tour")
         services.control.transfer("1001", line="cruise")
         book.legs["leg-2"] = AgentLeg("leg-2", "c1", "1002")
         feed(services, answered("leg-2"))
+        put_through(services, "c1", "1002", "cruise")
         assert core.status("1002").state is AgentState.TALKING
 
         feed(services, hangup("leg-1"))  # 1001's phone goes down only now

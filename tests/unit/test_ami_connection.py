@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -140,3 +141,38 @@ async def test_every_action_has_a_timeout():
         finally:
             await ami.close()
             await engine.stop()
+
+
+def test_a_link_cut_while_the_snapshot_is_applied_reconnects_and_never_freezes_the_loop():
+    # The link dies right after the snapshot's last event, while the engine applies it.
+    # The event loop runs in its own thread: if the connection spun on a set event
+    # (marked up with no link), that loop would never yield and the thread never end.
+    outcome: dict[str, object] = {}
+
+    async def scenario() -> None:
+        cut = load("cut_during_resync.ami")
+        async with AmiReplayServer(cut, load("login_and_snapshot.ami")) as pbx:
+            engine = Engine()
+            await engine.start()
+            lost: list[str] = []
+            ami = AmiConnection(settings(pbx.port), engine.on_ami_event)
+            engine.bind(ami)
+            ami.on_lost(lost.append)
+            try:
+                # The first connection's resync is cut: start() retries or comes up on
+                # the second; either way it must end up on a live link, in sync.
+                await ami.start()
+                await until(lambda: ami.up and pbx.connections == 2, timeout=5)
+                outcome["up"] = ami.up
+                outcome["connections"] = pbx.connections
+                outcome["lost"] = len(lost)
+                outcome["ping"] = (await ami.send_action({"Action": "Ping"})).success
+            finally:
+                await ami.close()
+                await engine.stop()
+
+    thread = threading.Thread(target=lambda: asyncio.run(scenario()), daemon=True)
+    thread.start()
+    thread.join(timeout=15)
+    assert not thread.is_alive(), "the event loop froze after the link was cut mid-resync"
+    assert outcome == {"up": True, "connections": 2, "lost": 1, "ping": True}

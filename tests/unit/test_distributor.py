@@ -16,6 +16,7 @@ from acd.core.commands import (
     AnnouncePosition,
     CallAbandoned,
     CallAnswered,
+    CommandDone,
     ConnectCall,
     DialCallback,
     DialOut,
@@ -41,6 +42,12 @@ def of(out: list, kind: type) -> list:
 
 def rung(out: list) -> list[tuple[str, str]]:
     return [(r.call_id, r.job_number) for r in of(out, RingAgent)]
+
+
+def put_through(acd: CallDistributor, job: str, call_id: str, line: str, at: float) -> list:
+    """The agent answers and Asterisk reports the caller put through (the executor's word)."""
+    out = acd.agent_answered(job, call_id, at)
+    return out + acd.command_outcome(CommandDone(ConnectCall(call_id, job, line)), at)
 
 
 def ready(acd: CallDistributor, *jobs: str, at: float = 0.0) -> list:
@@ -162,7 +169,9 @@ def test_hangup_after_answer_is_a_normal_end_not_an_abandon():
     acd.call_arrived("c1", TOUR, 0)
     out = acd.agent_answered("1001", "c1", 4)
     assert of(out, ConnectCall) == [ConnectCall("c1", "1001", TOUR)]
-    assert of(out, CallAnswered)[0].waited == 4
+    assert of(out, CallAnswered) == []  # answered once Asterisk has put the caller through
+    put = acd.command_outcome(CommandDone(ConnectCall("c1", "1001", TOUR)), 4.2)
+    assert [(a.waited, a.at) for a in of(put, CallAnswered)] == [(4, 4)]
     assert acd.call_abandoned("c1", 4) == []
     ended = acd.call_ended("c1", 60)
     assert of(ended, AgentStateChanged)[0].new is AgentState.AFTER_CALL
@@ -172,7 +181,7 @@ def test_wrap_up_ends_by_itself_early_or_extended():
     acd = CallDistributor(AcdRules(wrap_up=30, max_wrap_up=120), agents=[agent("1001", tour=5)])
     ready(acd, "1001")
     acd.call_arrived("c1", TOUR, 0)
-    acd.agent_answered("1001", "c1", 1)
+    put_through(acd, "1001", "c1", TOUR, 1)
     acd.call_ended("c1", 100)
     assert acd.tick(129) == []
     assert acd.status("1001").state is AgentState.AFTER_CALL
@@ -190,7 +199,7 @@ def test_break_after_this_call():
     acd = CallDistributor(AcdRules(wrap_up=10), agents=[agent("1001", tour=5)])
     ready(acd, "1001")
     acd.call_arrived("c1", TOUR, 0)
-    acd.agent_answered("1001", "c1", 1)
+    put_through(acd, "1001", "c1", TOUR, 1)
     acd.request_break_after_call("1001")
     acd.call_ended("c1", 50)
     acd.tick(60)
@@ -202,7 +211,7 @@ def test_every_state_change_is_timestamped():
     acd = CallDistributor(AcdRules(wrap_up=10), agents=[agent("1001", tour=5)])
     out = ready(acd, "1001", at=1)
     out += acd.call_arrived("c1", TOUR, 2)
-    out += acd.agent_answered("1001", "c1", 3)
+    out += put_through(acd, "1001", "c1", TOUR, 3)
     out += acd.call_ended("c1", 70)
     out += acd.tick(80)
     out += acd.set_not_ready("1001", NotReadyReason.LUNCH, 90)

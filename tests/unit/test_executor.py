@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from acd.ami.connection import AmiConnection
-from acd.ami.executor import AmiExecutor, RecordingDisk
+from acd.ami.recorder import Recorder, RecordingDisk
 from acd.core.calls import AgentLeg, CallBook, CallInfo
 from acd.core.commands import StopRinging
 from acd.engine import Engine
-from acd.prompts import PromptLibrary
 from acd.settings import RecordingSettings
 from tests.amireplay import AmiReplayServer, load
 from tests.apiapp import api_app
@@ -21,18 +20,15 @@ from tests.unit.test_ami_connection import connected_engine, until
 CENTRE_DAY = date(2031, 12, 31)
 
 
-def executor_for(
-    ami: AmiConnection, engine: Engine, tmp_path: Path, recording: RecordingSettings, **kw: Any
-) -> AmiExecutor:
+def recorder_for(
+    ami: AmiConnection, engine: Engine, recording: RecordingSettings, **kw: Any
+) -> Recorder:
     options: dict[str, Any] = {"disk": RecordingDisk(), "recording_started": lambda info: None}
     options.update(kw)
-    return AmiExecutor(
+    return Recorder(
         ami,
         engine.channels,
         CallBook(),
-        PromptLibrary(tmp_path / "prompts"),
-        {},
-        "en",
         recording=recording,
         local_date=lambda: CENTRE_DAY,
         **options,
@@ -45,11 +41,11 @@ async def test_a_recording_is_filed_under_the_centres_local_day_not_the_hosts(tm
         engine, ami = await connected_engine(pbx.port)
         try:
             settings = RecordingSettings(dir=tmp_path / "rec", asterisk_dir="/srv/rec")
-            executor = executor_for(
-                ami, engine, tmp_path, settings, recording_started=started.append
-            )
+            recorder = recorder_for(ami, engine, settings, recording_started=started.append)
             info = CallInfo("1795433747.1", "tour", "en")
-            assert await executor.start_recording(info)
+            path = await recorder.prepare_on_connect(info)
+            assert path is not None
+            recorder.started(info, path)  # the caller was put through
         finally:
             await ami.close()
             await engine.stop()
@@ -69,9 +65,10 @@ async def test_no_recording_starts_while_the_disk_is_full(tmp_path: Path):
             disk = RecordingDisk()
             disk.set_full(True)
             settings = RecordingSettings(dir=tmp_path / "rec")
-            executor = executor_for(ami, engine, tmp_path, settings, disk=disk)
+            recorder = recorder_for(ami, engine, settings, disk=disk)
             info = CallInfo("1795433747.1", "tour", "en")
-            assert not await executor.start_recording(info)
+            assert await recorder.prepare_on_connect(info) is None
+            assert not await recorder.start_now(info, "1001")
         finally:
             await ami.close()
             await engine.stop()

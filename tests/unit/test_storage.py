@@ -7,6 +7,8 @@ from sqlalchemy import text
 
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
+from acd.storage.models import RecordingRow
+from acd.storage.recordings import RecordingStore
 from tests.pgserver import PgServer
 
 
@@ -142,3 +144,27 @@ async def test_two_instances_starting_at_once_both_migrate_and_come_up(database_
         await p.stdin.drain()
     results = [(await p.wait(), (await p.stderr.read()).decode()[-300:]) for p in procs]
     assert [code for code, _ in results] == [0, 0, 0], results
+
+
+async def test_a_caller_id_longer_than_40_characters_never_fails_a_row(database_url):
+    # Asterisk can hand over a SIP URI as the caller id; PostgreSQL enforces column limits.
+    engine = create_engine(database_url)
+    long_caller = "sip:+8613800138000@carrier.example.com;user=phone"
+    try:
+        await migrate(engine)
+        store = RecordingStore(engine)
+        await store.started(
+            RecordingRow(
+                call_id="long-caller-1",
+                line="tour",
+                agent="1001",
+                caller=long_caller,
+                path="/srv/rec/x.wav",
+                started_at=1.0,
+                complete=False,
+            )
+        )
+        row = await store.get("long-caller-1")
+        assert row is not None and row.caller == long_caller[:40]
+    finally:
+        await engine.dispose()
