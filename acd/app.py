@@ -28,6 +28,7 @@ from acd.ami.errors import AmiError
 from acd.engine import Engine
 from acd.http.app import build_http_app
 from acd.http.health import Health
+from acd.phones import PhoneDirectoryUnavailable
 from acd.prompts import PromptError, PromptLibrary
 from acd.settings import ConfigError, Settings
 from acd.storage.db import create_engine, migrate
@@ -137,7 +138,10 @@ class Daemon:
             raise StartupError(str(exc)) from None
         self.services = services
         self._stack.callback(services.api.auth.close)
-        await services.load()
+        try:
+            await services.load()
+        except PhoneDirectoryUnavailable as exc:
+            raise StartupError(str(exc)) from None
         self.engine = services.engine
 
         await self.engine.start()

@@ -1,4 +1,4 @@
-"""``acd run`` and ``acd check-config``. Exit codes: 0 ok, 1 cannot start, 2 bad config."""
+"""The `acd` command: run, check-config, user, phone. Exit 0 ok, 1 cannot start, 2 bad input."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -17,7 +18,7 @@ from acd.logs import configure_logging
 from acd.settings import ConfigError, Settings, load_settings
 from acd.storage.db import create_engine, migrate
 from acd.storage.users import UserStore
-from acd.wiring import acd_rules
+from acd.wiring import acd_rules, phone_book
 
 EXIT_OK, EXIT_START_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         ("run", "run the engine (foreground; systemd Type=notify aware)"),
         ("check-config", "validate the configuration and exit"),
         ("user", "create a user or set their password (read from standard input)"),
+        ("phone", "give agents' own SIP phones a new secret (printed once)"),
     ):
         cmd = commands[name] = sub.add_parser(name, help=text)
         cmd.add_argument("--config", "-c", type=Path, default=Path("/etc/acd/acd.toml"))
@@ -37,19 +39,67 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("job_number", help="the user's job number, e.g. 1001")
     user.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
     user.add_argument("--name", default="")
+    phone = commands["phone"]
+    phone.add_argument("job_numbers", nargs="*", help="agents or supervisors (default: all)")
+    phone.add_argument(
+        "--missing-only", action="store_true", help="only phones that have no secret yet"
+    )
     return parser
 
 
 async def _set_user(
     settings: Settings, job_number: str, role: str, name: str, password: str
-) -> None:
+) -> str | None:
+    """Save the user; an agent or supervisor without a phone gets one: its secret, once."""
     engine = create_engine(settings.database.url)
     try:
         await migrate(engine)
         hashed = await asyncio.to_thread(hash_password, password)
         await UserStore(engine).put(job_number, name, role, hashed)
+        phones = phone_book(settings, engine, time.time)
+        if role == "admin":
+            await phones.remove(job_number)
+            return None
+        if await phones.has_phone(job_number):
+            return None
+        return await phones.issue_secret(job_number)
     finally:
         await engine.dispose()
+
+
+async def _phone_secrets(
+    settings: Settings, job_numbers: list[str], missing_only: bool
+) -> dict[str, str]:
+    engine = create_engine(settings.database.url)
+    try:
+        await migrate(engine)
+        roles = {u.job_number: u.role for u in await UserStore(engine).all()}
+        roles |= {a.job_number: a.role for a in settings.agents}
+        wanted = job_numbers or sorted(j for j, r in roles.items() if r != "admin")
+        unknown = [j for j in wanted if roles.get(j, "admin") == "admin"]
+        if unknown:
+            raise ValueError(f"not an agent or supervisor: {', '.join(unknown)}")
+        phones = phone_book(settings, engine, time.time)
+        issued = {}
+        for job_number in wanted:
+            if missing_only and await phones.has_phone(job_number):
+                continue
+            issued[job_number] = await phones.issue_secret(job_number)
+        return issued
+    finally:
+        await engine.dispose()
+
+
+def _phone_command(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        issued = asyncio.run(_phone_secrets(settings, args.job_numbers, args.missing_only))
+    except ValueError as exc:
+        print(f"acd: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    for job_number, secret in issued.items():
+        # Shown this once: acd keeps only its digest.
+        print(f"phone secret for {job_number} (PJSIP/{job_number}): {secret}")
+    return EXIT_OK
 
 
 def _user_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -63,8 +113,10 @@ def _user_command(settings: Settings, args: argparse.Namespace) -> int:
     if len(password) < 8:
         print("acd: the password must have at least 8 characters", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    asyncio.run(_set_user(settings, args.job_number, args.role, args.name, password))
+    secret = asyncio.run(_set_user(settings, args.job_number, args.role, args.name, password))
     print(f"acd: user {args.job_number} ({args.role}) saved")
+    if secret is not None:  # shown this once: acd keeps only its digest
+        print(f"phone secret for {args.job_number} (PJSIP/{args.job_number}): {secret}")
     return EXIT_OK
 
 
@@ -84,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = _load(args.config)
     if settings is None:
         return EXIT_BAD_CONFIG
+    configure_logging(settings.log)  # on standard error: standard output is for secrets
     if args.command == "user":
         return _user_command(settings, args)
+    if args.command == "phone":
+        return _phone_command(settings, args)
     if args.command == "check-config":
         print(f"acd: {args.config}: configuration OK")
         return EXIT_OK
-    configure_logging(settings.log)
     try:
         asyncio.run(serve(settings))
     except StartupError as exc:

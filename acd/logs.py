@@ -13,7 +13,9 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 from acd.settings import LogSettings
 
 # Keys whose values must never reach a log line.
-_SECRET_KEYS = frozenset({"secret", "password", "token", "key", "authorization"})
+_SECRET_KEYS = frozenset(
+    {"secret", "sip_secret", "password", "token", "key", "authorization", "digest"}
+)
 
 
 def _redact(_: WrappedLogger, __: str, event: EventDict) -> EventDict:

@@ -222,6 +222,19 @@ class ApiSettings(_Section):
     token_ttl: float = Field(default=8 * 3600, gt=0, le=24 * 3600)  # one shift at most
 
 
+class PhoneSettings(_Section):
+    """The ``[phones]`` section: the agents' SIP phones acd keeps for Asterisk (PJSIP realtime)."""
+
+    # The phone directory Asterisk reads (res_config_sqlite3, see asterisk-conf/): each
+    # agent's and supervisor's endpoint, auth (a digest of their own secret) and AOR.
+    # Unset: acd keeps no phones (a site that writes pjsip.conf itself).
+    directory: Path | None = None
+    realm: str = Field(default="acd", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    context: str = Field(default="agents", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    transport: str = Field(default="transport-udp", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    codecs: str = Field(default="ulaw,alaw", pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")
+
+
 class SystemdSettings(_Section):
     """The ``[systemd]`` section: whether acd tells systemd it is ready and stopping."""
 
@@ -245,6 +258,7 @@ class Settings(_Section):
     recording: RecordingSettings = RecordingSettings()
     follow_up: FollowUpSettings = FollowUpSettings()
     reports: ReportSettings = ReportSettings()
+    phones: PhoneSettings = PhoneSettings()
     systemd: SystemdSettings = SystemdSettings()
 
     @model_validator(mode="after")

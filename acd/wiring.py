@@ -40,6 +40,7 @@ from acd.core.reports import ReportRules
 from acd.engine import Engine
 from acd.http.plumbing import ApiContext
 from acd.live import LiveFeed
+from acd.phones import PhoneBook
 from acd.prompts import PromptLibrary
 from acd.recordings import RecordingService
 from acd.reports import ReportService
@@ -48,6 +49,8 @@ from acd.storage.agent_states import AgentStateLog
 from acd.storage.events import CallEventLog
 from acd.storage.facts import FactStore
 from acd.storage.followups import FollowUpStore
+from acd.storage.phone_directory import PhoneDirectory, PhoneProfile
+from acd.storage.phones import PhoneStore
 from acd.storage.recordings import RecordingStore
 from acd.storage.reports import ReportSource
 from acd.storage.users import UserStore
@@ -93,6 +96,16 @@ def spill_file(settings: Settings) -> Path:
     return Path("acd-facts.spill")
 
 
+def phone_book(settings: Settings, db: AsyncEngine, clock: Callable[[], float]) -> PhoneBook:
+    """Agents' own phones, written where Asterisk reads them (``[phones] directory``)."""
+    p = settings.phones
+    directory = None
+    if p.directory is not None:
+        directory = PhoneDirectory(p.directory, PhoneProfile(p.context, p.transport, p.codecs))
+    home = {a.job_number: a.endpoint for a in settings.agents}
+    return PhoneBook(PhoneStore(db), directory, p.realm, clock, home)
+
+
 @dataclass(frozen=True)
 class Services:
     """The call centre, wired; nothing started yet."""
@@ -109,6 +122,7 @@ class Services:
     recordings: RecordingService
     users: UserStore
     events: CallEventLog
+    phones: PhoneBook
     api: ApiContext
 
     async def load(self) -> None:
@@ -118,7 +132,9 @@ class Services:
         first, so that everything read here is up to date.
         """
         await self.pipeline.replay_facts()
+        self.centre.add_agents((u.job_number, u.name, u.role) for u in await self.users.all())
         self.centre.apply_skills(await self.users.skills())
+        await self.phones.publish()  # Asterisk reads every agent's own phone from here
         await self.adoption.restore_agents()
         await self.adoption.restore_callbacks()
         await self.live.load_today()
@@ -215,8 +231,11 @@ def build(
         team_of=centre.team_of,
     )
     auth = AuthService(users, s.api.token_ttl, clock, team_of=centre.team_of)
+    phones = phone_book(s, db, clock)
     reports = ReportService(ReportSource(db), figures, zone, clock)
-    api = ApiContext(centre, control, live, auth, users, clock, aftercall, reports, recordings)
+    api = ApiContext(
+        centre, control, live, auth, users, clock, aftercall, reports, recordings, phones
+    )
     return Services(
         engine,
         ami,
@@ -230,5 +249,6 @@ def build(
         recordings,
         users,
         events,
+        phones,
         api,
     )

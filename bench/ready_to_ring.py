@@ -54,12 +54,15 @@ async def main(calls: int) -> None:
     ami = Ami(pbx.ami_port, "tests", pbx.test_secret)
     await ami.connect()
     asterisk = Asterisk(pbx, ami)
-    phone = Phone(asterisk, "1001", answer_after=0.2, talk_for=0.2)
-    await phone.start()
     samples = []
+    phone: Phone | None = None
     try:
         async with Daemon(settings) as daemon:
             assert daemon.services is not None
+            # The agent's own phone, with its own secret.
+            secret = await daemon.services.phones.issue_secret("1001")
+            phone = Phone(asterisk, "1001", secret, answer_after=0.2, talk_for=0.2)
+            await phone.start()
             centre, core = daemon.services.centre, daemon.services.pipeline.core
             centre.log_in("1001")
             callers = Callers(asterisk)
@@ -87,7 +90,8 @@ async def main(calls: int) -> None:
                 await wait_for(lambda: status.state is AgentState.AFTER_CALL, timeout=20)
             await asterisk.hang_up_everything()
     finally:
-        await phone.stop()
+        if phone is not None:
+            await phone.stop()
         await ami.close()
         pbx.destroy()
     q = statistics.quantiles(samples, n=100, method="inclusive")

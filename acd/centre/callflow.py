@@ -7,18 +7,19 @@ Agents log in, go ready or not ready and end or extend their after-call work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from acd.aftercall import AfterCall
 from acd.centre.pipeline import Pipeline
 from acd.centre.tasks import retry_while_busy
-from acd.core.agents import AgentState, AgentStatus, NotReadyReason
+from acd.core.agents import Agent, AgentState, AgentStatus, NotReadyReason, Role
 from acd.core.calls import CallInfo
 from acd.core.commands import NoteValue
 from acd.core.peak import PeakLevel
 from acd.core.queueing import NoSuchAgent
+from acd.phones import own_endpoint
 from ivr.hours import lines_with_duty
 from ivr.tree import IvrTree
 
@@ -177,6 +178,18 @@ class CallCentre:
         self._core.set_skills(job_number, applied)
         return applied
 
+    def add_agents(self, users: Iterable[tuple[str, str, str]]) -> None:
+        """Agents and supervisors created through the API (job number, name, role) take calls.
+
+        Their phone is their own, PJSIP/<job number>; those of the configuration
+        file keep theirs.
+        """
+        for job_number, name, role in users:
+            if role in ("agent", "supervisor") and job_number not in self._core.agents:
+                self._core.add_agent(
+                    Agent(job_number, name, own_endpoint(job_number), {}, Role(role))
+                )
+
     def apply_skills(self, skills: dict[str, dict[str, int]]) -> None:
         """Skills set by an admin (stored) win over the configuration file."""
         for job_number, levels in skills.items():
@@ -190,6 +203,16 @@ class CallCentre:
     def log_out(self, job_number: str) -> None:
         """Log out of the ACD."""
         self._p.handle(self._core.log_out(job_number, self._p.clock()))
+
+    def leave(self, job_number: str) -> None:
+        """A user was deleted: logged out of the ACD unless on a call (which ends as usual)."""
+        status = self._core.agents.get(job_number)
+        if status is not None and status.state in (
+            AgentState.READY,
+            AgentState.NOT_READY,
+            AgentState.AFTER_CALL,
+        ):
+            self.log_out(job_number)
 
     def ready(self, job_number: str) -> None:
         """Ready for calls (the longest-waiting caller of their lines rings at once)."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from acd.core.access import UserRole
 from acd.http.errors import BadRequest, Forbidden, NotFound, json_body
 from acd.http.plumbing import API, USER, Body, Route
+
+ENDPOINT = re.compile(r"PJSIP/[A-Za-z0-9_.-]{1,40}")
 
 
 class UserBody(Body):
@@ -18,6 +21,23 @@ class UserBody(Body):
     name: str = Field(default="", max_length=100)
     role: Literal["agent", "supervisor", "admin"]
     password: str = Field(min_length=8, max_length=200)
+
+
+class HotDesksBody(Body):
+    """The phones an agent may log in at besides their own (admins)."""
+
+    phones: list[str] = Field(
+        max_length=20,
+        description="endpoints, e.g. PJSIP/desk-3; their own phone is always allowed",
+    )
+
+    @field_validator("phones")
+    @classmethod
+    def _endpoints(cls, phones: list[str]) -> list[str]:
+        bad = [p for p in phones if not ENDPOINT.fullmatch(p)]
+        if bad:
+            raise ValueError(f"not a PJSIP endpoint (PJSIP/<name>): {', '.join(bad)}")
+        return phones
 
 
 class SkillsBody(Body):
@@ -52,7 +72,58 @@ async def put_user(request: web.Request) -> web.Response:
     await ctx.users.put(job_number, body.name, body.role, hashed)
     ctx.auth.forget_user(job_number)
     await ctx.users.audit(ctx.clock(), actor, "user_saved", job_number, role=body.role)
-    return web.json_response({"job_number": job_number, "name": body.name, "role": body.role})
+    answer: dict[str, str] = {"job_number": job_number, "name": body.name, "role": body.role}
+    if body.role == "admin":
+        await ctx.phones.remove(job_number)  # admins take no calls: no phone
+    else:
+        # A new agent takes calls at once, on a phone of their own (its secret shown once).
+        ctx.centre.add_agents([(job_number, body.name, body.role)])
+        if not await ctx.phones.has_phone(job_number):
+            answer |= await _new_phone_secret(request, actor, job_number)
+    return web.json_response(answer)
+
+
+async def _new_phone_secret(request: web.Request, actor: str, job_number: str) -> dict[str, str]:
+    ctx = request.app[API]
+    secret = await ctx.phones.issue_secret(job_number)
+    await ctx.users.audit(ctx.clock(), actor, "phone_secret_issued", job_number)
+    return {"sip_endpoint": ctx.phones.home_of(job_number), "sip_secret": secret}
+
+
+async def new_phone_secret(request: web.Request) -> web.Response:
+    """A new secret for an agent's own phone (shown once; the old one stops at once)."""
+    actor = _admin(request)
+    job_number = request.match_info["job_number"]
+    user = await request.app[API].users.get(job_number)
+    if user is None or user.role == "admin":
+        raise NotFound(f"no agent or supervisor {job_number}")
+    return web.json_response(
+        {"job_number": job_number, **await _new_phone_secret(request, actor, job_number)}
+    )
+
+
+async def get_hot_desks(request: web.Request) -> web.Response:
+    """The phones an agent may log in at besides their own."""
+    _admin(request)
+    job_number = request.match_info["job_number"]
+    ctx = request.app[API]
+    if not ctx.centre.is_agent(job_number):
+        raise NotFound(f"no agent with job number {job_number}")
+    phones = await ctx.phones.hot_desks(job_number)
+    return web.json_response({"job_number": job_number, "phones": phones})
+
+
+async def put_hot_desks(request: web.Request) -> web.Response:
+    """Allow an agent to log in at these phones (besides their own); replaces the list."""
+    actor = _admin(request)
+    job_number = request.match_info["job_number"]
+    ctx = request.app[API]
+    if not ctx.centre.is_agent(job_number):
+        raise NotFound(f"no agent with job number {job_number}")
+    body = HotDesksBody.model_validate(await json_body(request))
+    phones = await ctx.phones.set_hot_desks(job_number, body.phones)
+    await ctx.users.audit(ctx.clock(), actor, "hot_desks_set", job_number, phones=phones)
+    return web.json_response({"job_number": job_number, "phones": phones})
 
 
 async def delete_user(request: web.Request) -> web.Response:
@@ -62,6 +133,8 @@ async def delete_user(request: web.Request) -> web.Response:
     if not await ctx.users.delete(job_number):
         raise NotFound(f"no user {job_number}")
     ctx.auth.forget_user(job_number)
+    await ctx.phones.remove(job_number)  # their phone stops registering at once
+    ctx.centre.leave(job_number)
     await ctx.users.audit(ctx.clock(), actor, "user_deleted", job_number)
     return web.json_response({"deleted": job_number})
 
@@ -118,6 +191,20 @@ ADMIN_ROUTES: list[Route] = [
     Route("DELETE", "/admin/users/{job_number}", delete_user, "Delete a user and end their tokens"),
     Route(
         "PUT", "/admin/agents/{job_number}/skills", put_skills, "Set an agent's skills", SkillsBody
+    ),
+    Route(
+        "POST",
+        "/admin/users/{job_number}/phone",
+        new_phone_secret,
+        "A new secret for the agent's own SIP phone (shown once)",
+    ),
+    Route("GET", "/admin/agents/{job_number}/phones", get_hot_desks, "An agent's hot desks"),
+    Route(
+        "PUT",
+        "/admin/agents/{job_number}/phones",
+        put_hot_desks,
+        "Allow an agent to log in at other phones",
+        HotDesksBody,
     ),
     Route("GET", "/admin/lines", list_lines, "The hotline's lines (from the IVR tree)"),
     Route("GET", "/admin/audit", audit_log, "The audit log, oldest first (admins)"),

@@ -71,7 +71,10 @@ async def log_in(request: web.Request) -> web.Response:
     """Log in (not ready), at the configured phone or the one given."""
     job_number = agent_target(request)
     body = AgentLoginBody.model_validate(await json_body(request))
-    request.app[API].centre.log_in(job_number, body.endpoint)
+    ctx = request.app[API]
+    endpoint = body.endpoint or ctx.phones.home_of(job_number)  # no phone given: their own
+    await ctx.phones.check_login_at(job_number, endpoint)
+    ctx.centre.log_in(job_number, endpoint)
     return await _done(request, job_number, "log_in", **body.model_dump())
 
 

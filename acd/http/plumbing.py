@@ -17,6 +17,7 @@ from acd.auth import AuthError, AuthService
 from acd.core.access import User, may_act_on_agent
 from acd.http.errors import Forbidden, NotFound, Unauthorized
 from acd.live import LiveFeed
+from acd.phones import PhoneBook
 from acd.storage.users import UserStore
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class ApiContext:
     aftercall: AfterCall
     reports: ReportService
     recordings: RecordingService
+    phones: PhoneBook
 
 
 API = web.AppKey("api", ApiContext)

@@ -169,3 +169,28 @@ class FollowUpRow(Base):
     @validates("caller")
     def _fit_caller(self, _key: str, value: str) -> str:
         return fit_caller(value)
+
+
+class PhoneRow(Base):
+    """An agent's or supervisor's SIP phone: its name (the PJSIP endpoint) and secret's digest.
+
+    The secret itself is never stored: only MD5(name:realm:secret), as PJSIP's
+    ``password_digest`` takes it.
+    """
+
+    __tablename__ = "phones"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_number: Mapped[str] = mapped_column(String(16), nullable=False)  # whose phone it is
+    realm: Mapped[str] = mapped_column(String(40), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    changed_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class HotDeskRow(Base):
+    """A phone an admin allowed an agent to log in at besides their own."""
+
+    __tablename__ = "hot_desks"
+
+    job_number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(60), primary_key=True)

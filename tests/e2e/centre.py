@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -126,6 +127,7 @@ def centre_config(pbx: Pbx, workdir: Path, **overrides: Any) -> dict[str, Any]:
             "asterisk_dir": pbx.chroot_path("sounds/acd"),
         },
         "acd": {"ring_timeout": 8, "wrap_up": 2, "announce_every": 0, "tick_interval": 0.2},
+        "phones": {"directory": str(pbx.phones_file)},
         "agents": AGENTS,
         "recording": {
             "dir": str(pbx.host_path("spool/recordings")),
@@ -446,8 +448,16 @@ async def acd_command(
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
-async def create_users(config_path: Path, users: dict[str, str] = USERS) -> None:
-    """Create API users with the `acd user` command, as an admin would."""
+PHONE_SECRET = re.compile(r"^phone secret for (\d+) \(PJSIP/\d+\): (\S+)$", re.M)
+
+
+async def create_users(config_path: Path, users: dict[str, str] = USERS) -> dict[str, str]:
+    """Create API users with the `acd user` command, as an admin would.
+
+    Agents and supervisors get their own phone; the secret that `acd user`
+    prints once, by job number.
+    """
+    secrets: dict[str, str] = {}
     for job, role in users.items():
         code, out, err = await acd_command(
             "user",
@@ -459,6 +469,8 @@ async def create_users(config_path: Path, users: dict[str, str] = USERS) -> None
             env={"ACD_USER_PASSWORD": password(job)},
         )
         assert code == 0, f"acd user {job}: {out}{err}"
+        secrets |= dict(PHONE_SECRET.findall(out))
+    return secrets
 
 
 def days_ahead(days: float) -> dict[str, str]:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,23 @@ def pbx() -> Iterator[Pbx]:
         instance.destroy()
 
 
+@dataclass(frozen=True)
+class TestUsers:
+    """The test users' database (copied per test) and their phones' secrets."""
+
+    db: Path
+    phone_secrets: dict[str, str]
+
+
 @pytest.fixture(scope="session")
-def users_db(pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database holding the test users, made once with `acd user` and copied per test."""
+def users_db(pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> TestUsers:
+    """The test users, made once with `acd user` (each agent gets a phone and its secret)."""
     workdir = tmp_path_factory.mktemp("users")
     config = centre_config(pbx, workdir)
     from tests.e2e.tomlfile import write_toml
 
-    asyncio.run(create_users(write_toml(workdir / "acd.toml", config)))
-    return workdir / "acd.db"
+    secrets = asyncio.run(create_users(write_toml(workdir / "acd.toml", config)))
+    return TestUsers(workdir / "acd.db", secrets)
 
 
 @pytest.fixture
@@ -135,14 +144,20 @@ async def callers(asterisk: Asterisk, request: pytest.FixtureRequest) -> AsyncIt
 
 
 @pytest.fixture
-async def phones(asterisk: Asterisk) -> AsyncIterator[StartPhone]:
-    """Start agents' SIP phones: ``await phones("1001", answer_after=0.5)``."""
+async def phones(asterisk: Asterisk, users_db: TestUsers) -> AsyncIterator[StartPhone]:
+    """Start agents' SIP phones, each with its own secret: ``await phones("1001")``.
+
+    ``secret=`` registers with another one (a test's own users, or a wrong one).
+    """
     started: list[Phone] = []
 
-    async def start(job_number: str, **behaviour: Any) -> Phone:
-        phone = Phone(asterisk, job_number, **behaviour)
+    async def start(
+        job_number: str, *, secret: str | None = None, register_within: float = 15, **behaviour: Any
+    ) -> Phone:
+        own = secret or users_db.phone_secrets[job_number]
+        phone = Phone(asterisk, job_number, own, **behaviour)
         started.append(phone)
-        await phone.start()
+        await phone.start(timeout=register_within)
         return phone
 
     try:
@@ -155,7 +170,11 @@ async def phones(asterisk: Asterisk) -> AsyncIterator[StartPhone]:
 
 @pytest.fixture
 async def centre(
-    pbx: Pbx, asterisk: Asterisk, users_db: Path, tmp_path: Path, request: pytest.FixtureRequest
+    pbx: Pbx,
+    asterisk: Asterisk,
+    users_db: TestUsers,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[StartCentre]:
     """Start `acd run` with the test configuration plus overrides: ``await centre(acd={...})``.
 
@@ -170,7 +189,7 @@ async def centre(
         folder = workdir or tmp_path / f"centre{len(started) + 1}"
         folder.mkdir(exist_ok=True)
         if not (folder / "acd.db").exists() and "database" not in overrides:
-            shutil.copy(users_db, folder / "acd.db")
+            shutil.copy(users_db.db, folder / "acd.db")
         running = Centre(folder, centre_config(pbx, folder, **overrides), env)
         started.append(running)
         await running.start()

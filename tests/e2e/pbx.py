@@ -132,8 +132,9 @@ class Pbx:
         return self.info["ACD_PBX_TEST_AMI_SECRET"]
 
     @property
-    def sip_secret(self) -> str:
-        return self.info["ACD_PBX_SIP_SECRET"]
+    def phones_file(self) -> Path:
+        """The phone directory this Asterisk reads (acd's ``[phones] directory``)."""
+        return Path(self.info["ACD_PBX_PHONES"])
 
     def host_path(self, inside: str) -> Path:
         """Where a path under the instance directory (inside the root) is on the host."""

@@ -47,6 +47,7 @@ class Phone:
         self,
         asterisk: Asterisk,
         job_number: str,
+        secret: str,
         *,
         answer_after: float | None = 0.5,
         talk_for: float | None = None,
@@ -65,7 +66,7 @@ class Phone:
             "127.0.0.1",
             asterisk.pbx.sip_port,
             job_number,
-            asterisk.pbx.sip_secret,
+            secret,  # the phone's own secret (`acd user` / `acd phone` printed it once)
             myIP="127.0.0.1",
             callCallback=self._on_call,
             sipPort=self.sip_port,

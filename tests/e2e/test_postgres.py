@@ -31,12 +31,13 @@ async def test_on_postgresql_a_call_is_answered_recorded_rated_reported_and_reme
     workdir.mkdir()
     settings = {"database": {"url": postgres}, "ivr": {"timezone": zone_at_midday()}}
     # The admin creates the users with `acd user`, straight into PostgreSQL.
-    await create_users(write_toml(workdir / "users.toml", centre_config(pbx, workdir, **settings)))
+    config = write_toml(workdir / "users.toml", centre_config(pbx, workdir, **settings))
+    phone_secrets = await create_users(config)
     c = await centre(workdir=workdir, **settings)
     agent, lead = await c.login("1001"), await c.login("1901")
     await agent.post("/agents/1001/login")
     await agent.post("/agents/1001/ready")
-    phone = await phones("1001", answer_after=0.5, talk_for=4)
+    phone = await phones("1001", secret=phone_secrets["1001"], answer_after=0.5, talk_for=4)
 
     caller = await callers.dial(number="13900000071")
     await caller.hears("main_menu")

@@ -173,18 +173,34 @@ async def test_the_openapi_document_describes_every_route(api):
     assert "lunch" in doc["components"]["schemas"]["NotReadyBody"]["properties"]["reason"]["enum"]
 
 
-async def test_an_agent_may_log_in_at_another_phone(api):
+async def test_an_agent_logs_in_at_another_phone_only_where_an_admin_allowed_it(api):
     headers = await token(api, "1001")
-    resp = await api.post(
-        "/api/v1/agents/1001/login", headers=headers, json={"endpoint": "PJSIP/1005"}
-    )
+    admin = await token(api, "9000")
+    at_1005 = {"endpoint": "PJSIP/1005"}
+    resp = await api.post("/api/v1/agents/1001/login", headers=headers, json=at_1005)
+    assert resp.status == 403 and (await resp.json())["error_id"] == "phone_not_allowed"
+    assert api.services.pipeline.core.status("1001").state.value == "logged_out"
+    allow = {"phones": ["PJSIP/1005"]}
+    resp = await api.put("/api/v1/admin/agents/1001/phones", headers=admin, json=allow)
+    assert resp.status == 200 and (await resp.json())["phones"] == ["PJSIP/1005"]
+    resp = await api.post("/api/v1/agents/1001/login", headers=headers, json=at_1005)
     assert resp.status == 200
     assert api.services.pipeline.core.status("1001").agent.endpoint == "PJSIP/1005"
+    await api.post("/api/v1/agents/1001/logout", headers=headers)
+    # Without a phone given, the agent is back at their own.
+    assert (await api.post("/api/v1/agents/1001/login", headers=headers)).status == 200
+    assert api.services.pipeline.core.status("1001").agent.endpoint == "PJSIP/1001"
     await api.post("/api/v1/agents/1001/logout", headers=headers)
     resp = await api.post(
         "/api/v1/agents/1001/login", headers=headers, json={"endpoint": "SIP/x;y"}
     )
     assert resp.status == 400
+    bad = await api.put(
+        "/api/v1/admin/agents/1001/phones", headers=admin, json={"phones": ["SIP/x;y"]}
+    )
+    assert bad.status == 400 and "SIP/x;y" in str(await bad.json())
+    agent_tries = await api.put("/api/v1/admin/agents/1001/phones", headers=headers, json=allow)
+    assert agent_tries.status == 403
 
 
 async def test_an_admin_manages_users_and_skills_others_may_not(api):
@@ -218,11 +234,12 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
     assert (await api.delete("/api/v1/admin/users/1001", headers=admin)).status == 200
     assert (await api.get("/api/v1/me", headers=agent)).status == 401
     actions = [a.action for a in await api.users.audit_log()]
-    assert actions == ["user_saved", "skills_set", "user_deleted"]
+    assert actions == ["user_saved", "phone_secret_issued", "skills_set", "user_deleted"]
     # Admins read the audit log through the API; nobody else may.
     audit = await (await api.get("/api/v1/admin/audit", headers=admin)).json()
     assert [(a["actor"], a["action"], a["target"]) for a in audit] == [
         ("9000", "user_saved", "1003"),
+        ("9000", "phone_secret_issued", "1003"),
         ("9000", "skills_set", "1001"),
         ("9000", "user_deleted", "1001"),
     ]

@@ -1,0 +1,121 @@
+"""Agents' own SIP phones: a secret per phone (shown once), and the hot desks an admin allows.
+
+Every agent and supervisor has their own phone, ``PJSIP/<job number>``, with
+their own secret: nobody can register as someone else (a supervisor's phone
+receives their listen and whisper legs). acd generates the secret, shows it
+once, keeps only its digest (as PJSIP's ``password_digest`` takes it) and
+writes the phones to the directory Asterisk reads, where a change takes effect
+at once. Logging in at another phone is limited to phones an admin allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from collections.abc import Callable, Mapping
+
+import structlog
+
+from acd.storage.models import PhoneRow
+from acd.storage.phone_directory import DirectoryPhone, PhoneDirectory
+from acd.storage.phones import PhoneStore
+
+log = structlog.get_logger("acd.phones")
+
+SECRET_BYTES = 18  # 24 characters of URL-safe base64
+
+
+class PhoneDirectoryUnavailable(Exception):
+    """The phone directory Asterisk reads could not be written."""
+
+
+class NotAllowedPhone(Exception):
+    """An agent asked to log in at a phone no admin allowed for them."""
+
+
+def sip_digest(name: str, realm: str, secret: str) -> str:
+    """MD5 of "name:realm:secret": what SIP digest authentication checks (RFC 2617's HA1)."""
+    return hashlib.md5(f"{name}:{realm}:{secret}".encode()).hexdigest()
+
+
+def own_endpoint(job_number: str) -> str:
+    """The phone every agent and supervisor has: PJSIP/<job number>."""
+    return f"PJSIP/{job_number}"
+
+
+class PhoneBook:
+    """Issues phone secrets, publishes the phones to Asterisk, checks hot desks."""
+
+    def __init__(
+        self,
+        store: PhoneStore,
+        directory: PhoneDirectory | None,
+        realm: str,
+        clock: Callable[[], float],
+        home: Mapping[str, str],
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._realm = realm
+        self._clock = clock
+        self._home = home  # configured phones ([[agents]] endpoint) by job number
+
+    def home_of(self, job_number: str) -> str:
+        """The agent's own phone: as configured, else PJSIP/<job number>."""
+        return self._home.get(job_number, own_endpoint(job_number))
+
+    async def issue_secret(self, job_number: str) -> str:
+        """A new secret for the agent's own phone, returned once (the old one stops at once)."""
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        row = PhoneRow(
+            name=job_number,
+            job_number=job_number,
+            realm=self._realm,
+            digest=sip_digest(job_number, self._realm, secret),
+            changed_at=self._clock(),
+        )
+        await self._store.put(row)
+        await self.publish()
+        log.info("phone_secret_issued", agent=job_number)  # never the secret itself
+        return secret
+
+    async def has_phone(self, job_number: str) -> bool:
+        return await self._store.get(job_number) is not None
+
+    async def remove(self, job_number: str) -> None:
+        """The user is gone (or no longer takes calls): their phone stops registering."""
+        await self._store.delete_of(job_number)
+        await self.publish()
+
+    async def publish(self) -> None:
+        """Write every phone to the directory Asterisk reads (if acd keeps the phones)."""
+        if self._directory is None:
+            return
+        phones = [DirectoryPhone(r.name, r.realm, r.digest) for r in await self._store.all()]
+        try:
+            await self._directory.write(phones)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("phone_directory_failed", path=str(self._directory.path), error=str(exc))
+            raise PhoneDirectoryUnavailable(
+                f"cannot write the phone directory {self._directory.path}: {exc}"
+            ) from exc
+
+    async def check_login_at(self, job_number: str, endpoint: str) -> None:
+        """NotAllowedPhone unless it is the agent's own phone or a hot desk allowed for them."""
+        if endpoint == self.home_of(job_number):
+            return
+        if endpoint not in await self._store.hot_desks(job_number):
+            raise NotAllowedPhone(
+                f"agent {job_number} may not log in at {endpoint}: "
+                "an admin allows other phones (PUT /admin/agents/{job_number}/phones)"
+            )
+
+    async def hot_desks(self, job_number: str) -> list[str]:
+        return await self._store.hot_desks(job_number)
+
+    async def set_hot_desks(self, job_number: str, endpoints: list[str]) -> list[str]:
+        """The phones this agent may log in at besides their own (replaces the list)."""
+        allowed = sorted(set(endpoints) - {self.home_of(job_number)})
+        await self._store.set_hot_desks(job_number, allowed)
+        return allowed

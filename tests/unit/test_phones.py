@@ -1,0 +1,156 @@
+"""Agents' own SIP phones: secrets shown once, digests in the directory Asterisk reads.
+
+The directory is checked as Asterisk's PJSIP realtime reads it: rows of the
+ps_endpoints, ps_auths and ps_aors tables in the SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from acd.phones import sip_digest
+from tests.apiapp import api_app
+
+ACD = str(Path(sys.executable).parent / "acd")
+
+
+def directory_rows(path: Path) -> dict[str, list[tuple[str, ...]]]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {
+            "endpoints": db.execute(
+                "SELECT id, aors, auth, context, transport FROM ps_endpoints ORDER BY id"
+            ).fetchall(),
+            "auths": db.execute(
+                "SELECT id, auth_type, username, realm, password_digest FROM ps_auths ORDER BY id"
+            ).fetchall(),
+            "aors": db.execute(
+                "SELECT id, max_contacts, remove_existing FROM ps_aors ORDER BY id"
+            ).fetchall(),
+        }
+
+
+async def login(client: TestClient, job: str, password: str | None = None) -> dict[str, str]:
+    resp = await client.post(
+        "/api/v1/auth/login", json={"job_number": job, "password": password or f"secret-{job}"}
+    )
+    assert resp.status == 200, await resp.text()
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+async def test_a_new_agent_gets_a_phone_of_their_own_whose_secret_is_shown_once(tmp_path):
+    phones_file = tmp_path / "asterisk" / "acd-phones.db"
+    async with api_app(tmp_path, phones={"directory": str(phones_file)}) as (app, services, _):
+        async with TestClient(TestServer(app)) as api:
+            admin = await login(api, "9000")
+            body = {"name": "Zhao Min", "role": "agent", "password": "long-enough-1"}
+            created = await (
+                await api.put("/api/v1/admin/users/1005", json=body, headers=admin)
+            ).json()
+            secret = created["sip_secret"]
+            assert created["sip_endpoint"] == "PJSIP/1005" and len(secret) >= 24
+
+            # Asterisk finds the phone: endpoint, auth (a digest, never the secret) and AOR.
+            rows = directory_rows(phones_file)
+            assert ("1005", "1005", "1005", "agents", "transport-udp") in rows["endpoints"]
+            digest = f"md5:{sip_digest('1005', 'acd', secret)}"
+            assert ("1005", "digest", "1005", "acd", digest) in rows["auths"]
+            assert ("1005", "1", "yes") in rows["aors"]
+            assert secret.encode() not in phones_file.read_bytes()
+            assert stat.S_IMODE(os.stat(phones_file).st_mode) == 0o600
+
+            # Saving the user again (a new password) keeps the phone and shows no secret.
+            again = await (
+                await api.put("/api/v1/admin/users/1005", json=body, headers=admin)
+            ).json()
+            assert "sip_secret" not in again
+            assert directory_rows(phones_file)["auths"] == rows["auths"]
+
+            # The new agent takes calls: they are an agent of the centre now.
+            agent = await login(api, "1005", "long-enough-1")
+            assert (await api.post("/api/v1/agents/1005/login", headers=agent)).status == 200
+            assert services.pipeline.core.status("1005").agent.endpoint == "PJSIP/1005"
+
+            # A new secret replaces the old one at once; deleting the user removes the phone.
+            renewed = await (await api.post("/api/v1/admin/users/1005/phone", headers=admin)).json()
+            assert renewed["sip_secret"] != secret
+            (auth,) = [a for a in directory_rows(phones_file)["auths"] if a[0] == "1005"]
+            assert auth[4] == f"md5:{sip_digest('1005', 'acd', renewed['sip_secret'])}"
+            assert (await api.delete("/api/v1/admin/users/1005", headers=admin)).status == 200
+            assert all(e[0] != "1005" for e in directory_rows(phones_file)["endpoints"])
+            assert services.pipeline.core.status("1005").state.value == "logged_out"
+            # Nobody but an admin issues secrets, and never for an admin.
+            agent_1001 = await login(api, "1001")
+            forbidden = await api.post("/api/v1/admin/users/1001/phone", headers=agent_1001)
+            assert forbidden.status == 403
+            for_admin = await api.post("/api/v1/admin/users/9000/phone", headers=admin)
+            assert for_admin.status == 404
+
+
+async def test_at_start_the_directory_holds_exactly_the_stored_phones(tmp_path):
+    phones_file = tmp_path / "acd-phones.db"
+    with contextlib.closing(sqlite3.connect(phones_file)) as db:  # an old, stale directory
+        db.execute("CREATE TABLE ps_endpoints (id TEXT PRIMARY KEY, aors TEXT)")
+        db.execute("INSERT INTO ps_endpoints VALUES ('1999', '1999')")
+        db.commit()
+    async with api_app(tmp_path, phones={"directory": str(phones_file)}) as (_, services, _):
+        secret = await services.phones.issue_secret("1001")
+    async with api_app(tmp_path, phones={"directory": str(phones_file)}) as _:
+        rows = directory_rows(phones_file)
+    assert [e[0] for e in rows["endpoints"]] == ["1001"]
+    assert rows["auths"][0][4] == f"md5:{sip_digest('1001', 'acd', secret)}"
+
+
+def acd(tmp_path: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "acd.toml"
+    config.write_text(
+        f'[ami]\nsecret = "x"\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/acd.db"\n'
+        f'[phones]\ndirectory = "{tmp_path}/acd-phones.db"\n'
+        '[[agents]]\njob_number = "1001"\nname = "Li Na"\nendpoint = "PJSIP/1001"\n'
+    )
+    return subprocess.run(
+        [ACD, *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ACD_USER_PASSWORD": password},
+        timeout=60,
+    )
+
+
+async def test_acd_user_and_acd_phone_print_a_phone_secret_once_and_keep_only_its_digest(
+    tmp_path,
+):
+    made = await asyncio.to_thread(
+        acd, tmp_path, "user", "1901", "--role", "supervisor", password="lead-password"
+    )
+    assert made.returncode == 0, made.stderr
+    (line,) = [x for x in made.stdout.splitlines() if x.startswith("phone secret for 1901")]
+    secret = line.rsplit(": ", 1)[1]
+    auths = directory_rows(tmp_path / "acd-phones.db")["auths"]
+    assert auths == [("1901", "digest", "1901", "acd", f"md5:{sip_digest('1901', 'acd', secret)}")]
+    # An admin takes no calls: no phone.
+    admin = await asyncio.to_thread(
+        acd, tmp_path, "user", "9000", "--role", "admin", password="admin-password"
+    )
+    assert "phone secret" not in admin.stdout
+    # `acd phone --missing-only`: only phones without a secret (the configured agent 1001).
+    missing = await asyncio.to_thread(acd, tmp_path, "phone", "--missing-only")
+    assert missing.returncode == 0, missing.stderr
+    assert [x.split(" (")[0] for x in missing.stdout.splitlines()] == ["phone secret for 1001"]
+    assert (await asyncio.to_thread(acd, tmp_path, "phone", "--missing-only")).stdout == ""
+    # `acd phone 1901`: a new one, the old digest gone.
+    renewed = await asyncio.to_thread(acd, tmp_path, "phone", "1901")
+    new_secret = renewed.stdout.strip().rsplit(": ", 1)[1]
+    assert new_secret != secret
+    auths = dict((a[0], a[4]) for a in directory_rows(tmp_path / "acd-phones.db")["auths"])
+    assert auths["1901"] == f"md5:{sip_digest('1901', 'acd', new_secret)}"
+    wrong = await asyncio.to_thread(acd, tmp_path, "phone", "9000")
+    assert wrong.returncode == 2 and "not an agent or supervisor: 9000" in wrong.stderr
