@@ -6,6 +6,8 @@ Each action a call needs is checked: Asterisk's refusal raises
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from acd.ami import actions
@@ -16,6 +18,8 @@ from acd.core.channels import Channel, ChannelRegistry
 
 log = structlog.get_logger("acd.executor")
 
+HANGUP_TRIES = 3
+HANGUP_RETRY_SECONDS = 1.0
 WAIT_CONTEXT = "acd-wait"  # where callers wait (music), hear announcements and are bridged
 
 
@@ -33,8 +37,8 @@ class CallActions:
         return self._ami.logged_in
 
     def agent_channel(self, job_number: str) -> Channel | None:
-        """The live channel of an agent's answered leg, if any."""
-        for leg in self._book.legs.values():
+        """The live channel of an agent's answered leg, if any (the newest)."""
+        for leg in reversed(self._book.legs.values()):
             if leg.job_number == job_number and leg.answered:
                 channel = self._channels.get(leg.leg_id)
                 if channel is not None:
@@ -49,13 +53,19 @@ class CallActions:
         """
         if known and leg_id not in self._channels:
             return
-        try:
-            await self._hangup(leg_id)
-        except AmiActionFailed as exc:
-            log.info("leg_already_gone", leg=leg_id, error=str(exc))
-        except AmiError as exc:
-            self._book.cancelled.add(leg_id)
-            log.warning("leg_hangup_failed", leg=leg_id, error=str(exc))
+        for attempt in range(HANGUP_TRIES):
+            try:
+                await self._hangup(leg_id)
+                return
+            except AmiActionFailed as exc:
+                log.info("leg_already_gone", leg=leg_id, error=str(exc))
+                return
+            except AmiError as exc:
+                self._book.cancelled.add(leg_id)  # the resync hangs it up if still there
+                log.warning("leg_hangup_failed", leg=leg_id, error=str(exc), attempt=attempt)
+                if not self.link_up:
+                    return
+                await asyncio.sleep(HANGUP_RETRY_SECONDS)  # Asterisk slow: try again
 
     async def getvar(self, channel: str, name: str) -> str:
         """A channel variable's value ("" when unset)."""

@@ -303,7 +303,7 @@ class AmiConnection:
         self.last_error = reason
         if was_up and not self._closing:
             log.warning("ami_down", target=self._target, reason=reason)
-        if logged_in is not None and self._on_lost is not None:
+        if logged_in is not None and self._on_lost is not None and not self._closing:
             self._on_lost(reason)  # actions may have gone out on it: the engine must know
         self._lost.set()
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 from typing import assert_never
 
 import structlog
 
 from acd.ami import actions
-from acd.ami.calls import WAIT_CONTEXT, CallActions
+from acd.ami.call_control import AmiCallControl
+from acd.ami.calls import WAIT_CONTEXT
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import (
     AmiActionFailed,
@@ -29,7 +31,7 @@ from acd.ami.errors import (
     AmiTimeout,
 )
 from acd.ami.recorder import Recorder
-from acd.core.calls import AgentLeg, CallBook, SpySession
+from acd.core.calls import AgentLeg, CallBook
 from acd.core.channels import ChannelRegistry
 from acd.core.commands import (
     AnnouncePosition,
@@ -51,10 +53,23 @@ from ivr.speech import job_number_greeting, position_announcement
 
 log = structlog.get_logger("acd.executor")
 
-__all__ = ["WAIT_CONTEXT", "AmiExecutor"]
+__all__ = ["WAIT_CONTEXT", "AmiExecutor", "Uncertain"]
 
 
-class AmiExecutor(CallActions):
+@dataclass(frozen=True, slots=True)
+class Uncertain:
+    """An action went out but no answer came (timeout, or the link died first).
+
+    Asterisk may have carried it out. The pipeline asks Asterisk (``verify``)
+    once it can, and only then tells the core what happened.
+    """
+
+    command: Command
+    failure: Failure
+    detail: str
+
+
+class AmiExecutor(AmiCallControl):
     """The one place that sends AMI actions about calls: the core's commands and call control."""
 
     def __init__(
@@ -73,11 +88,12 @@ class AmiExecutor(CallActions):
         self._language = default_language
         self.recorder = recorder
 
-    async def execute(self, command: Command) -> CommandOutcome:
+    async def execute(self, command: Command) -> CommandOutcome | Uncertain:
         """Carry a command out; whether Asterisk did, as a fact for the core.
 
-        Every action a command needs is checked: a refusal, a timeout or a
-        link that drops before Asterisk answered makes the command fail.
+        Every action a command needs is checked: a refusal or a link that was
+        down makes the command fail; a channel already gone makes it "gone";
+        an action that went out unanswered is ``Uncertain`` until verified.
         """
         try:
             match command:
@@ -101,11 +117,94 @@ class AmiExecutor(CallActions):
                     assert_never(command)
         except AmiError as exc:
             failure = _failure(exc)
+            if failure is Failure.REFUSED and self._gone(command):
+                failure = Failure.GONE
             name = type(command).__name__
             ids = _ids(command)
             log.warning("command_failed", command=name, failure=failure, error=str(exc), **ids)
+            if _maybe_done(exc) and isinstance(command, VERIFIABLE):
+                return Uncertain(command, failure, str(exc))
+            self._forget(command)
             return CommandFailed(command, failure, str(exc))
+        except Exception as exc:  # a bug: the core still hears of it, nothing is left hanging
+            log.exception("command_crashed", command=type(command).__name__, **_ids(command))
+            self._forget(command)
+            return CommandFailed(command, Failure.REFUSED, f"crashed: {exc!r}")
         return CommandDone(command)
+
+    async def verify(self, command: Command) -> bool:
+        """Ask Asterisk whether an ``Uncertain`` command was carried out (AmiError if it cannot).
+
+        Each step the dialplan reaches leaves a mark on the channel: ``ACD_NEXT``
+        (put through), ``ACD_WAITING`` (back in the music), ``ACD_OUTBOUND``
+        (dialling out); a rung leg exists as a channel.
+        """
+        match command:
+            case ConnectCall():
+                done = await self._read(command.call_id, "ACD_NEXT") == "connected"
+            case TransferCall():
+                done = await self._read(command.call_id, "ACD_WAITING") == "1"
+                info = self._book.calls.get(command.call_id)
+                if done and info is not None:
+                    info.line, info.held_before_transfer = command.line, False
+                elif info is not None:
+                    await self._still_held(command.call_id, info.held_before_transfer)
+            case DialCallback():
+                leg = self._book.leg_for(command.request_id, command.job_number)
+                done = leg is not None and (
+                    await self._read(leg.leg_id, "ACD_OUTBOUND") == command.number
+                )
+            case RingAgent():
+                leg = self._book.leg_for(command.call_id, command.job_number)
+                done = leg is not None and await self._read(leg.leg_id, "ACD_AGENT") != ""
+            case DialOut():
+                done = await self._read(command.call_id, "ACD_AGENT") != ""
+            case _:
+                done = False
+        if not done:
+            self._forget(command)
+        return done
+
+    async def _still_held(self, call_id: str, held: bool) -> None:
+        """A transfer that did not happen: a caller on hold is still on hold with the agent."""
+        info = self._book.calls.get(call_id)
+        if info is None:
+            return
+        info.held_before_transfer = False
+        if held:
+            info.held = True
+            with contextlib.suppress(AmiError):
+                await self._setvar(call_id, "ACD_HELD", "1")
+
+    async def _read(self, channel: str, name: str) -> str:
+        """A channel variable ("" if unset or the channel is gone); AmiError if no answer."""
+        response = await self._ami.send_action(actions.getvar(channel, name))
+        return str(response.get("Value") or "") if response.success else ""
+
+    def _gone(self, command: Command) -> bool:
+        """Whether the channel the command was about has hung up (as the engine saw it)."""
+        match command:
+            case ConnectCall() | TransferCall() | AnnouncePosition():
+                return command.call_id not in self._channels
+            case _:
+                return False
+
+    def _forget(self, command: Command) -> None:
+        """A ring or dial-out that did not happen: the book forgets its leg.
+
+        If Asterisk made it after all, the leg is hung up when it shows up
+        (``cancelled``: at its Newchannel, or at the next resync).
+        """
+        match command:
+            case RingAgent():
+                leg = self._book.leg_for(command.call_id, command.job_number)
+                leg_id = leg.leg_id if leg is not None else None
+            case DialOut():
+                leg_id = command.call_id
+            case _:
+                return
+        if leg_id is not None and self._book.legs.pop(leg_id, None) is not None:
+            self._book.cancelled.add(leg_id)
 
     async def _ring(self, c: RingAgent) -> None:
         info = self._book.calls.get(c.call_id)
@@ -133,16 +232,8 @@ class AmiExecutor(CallActions):
         await self._originate_leg(leg.leg_id, ring)
 
     async def _originate_leg(self, leg_id: str, fields: actions.Fields) -> None:
-        """Originate an agent's leg; on failure the book forgets it."""
-        try:
-            await self._ami.originate(fields)
-        except AmiError as exc:
-            self._book.legs.pop(leg_id, None)
-            if not isinstance(exc, AmiNotConnected | AmiActionFailed):
-                # Asterisk may have taken it before the link died: if the leg shows
-                # up (now or in the next resync), it is hung up, never left ringing.
-                self._book.cancelled.add(leg_id)
-            raise
+        """Originate an agent's leg (on failure ``execute`` has the book forget it)."""
+        await self._ami.originate(fields)
 
     async def _stop_ringing(self, c: StopRinging) -> None:
         leg = self._book.leg_for(c.call_id, c.job_number)
@@ -168,6 +259,7 @@ class AmiExecutor(CallActions):
         if info is None or leg is None or agent_channel is None:
             raise AmiActionFailed(f"call {c.call_id} or agent {c.job_number}'s leg is gone")
         greeting = self._prompts.files(info.language, job_number_greeting(c.job_number))
+        await self._setvar(c.call_id, "ACD_NEXT", "")  # "connected" once the dialplan is there
         await self._setvar(c.call_id, "ACD_GREETING", greeting)
         await self._setvar(c.call_id, "ACD_AGENT_CHANNEL", agent_channel.name)
         await self._setvar(c.call_id, "ACD_AGENT", c.job_number)
@@ -209,11 +301,9 @@ class AmiExecutor(CallActions):
             await self._setvar(c.call_id, "ACD_LINE", c.line)
             await self._setvar(c.call_id, "ACD_TRANSFERRED_FROM", c.from_agent)
             await self._redirect(c.call_id, "s")
-        except AmiError:
-            if held and info is not None:  # still on hold with the first agent
-                info.held = True
-                with contextlib.suppress(AmiError):
-                    await self._setvar(c.call_id, "ACD_HELD", "1")
+        except AmiError as exc:
+            if not _maybe_done(exc):  # not carried out (an unanswered one is verified first)
+                await self._still_held(c.call_id, held)
             raise
         if info is not None:
             info.line = c.line
@@ -241,80 +331,14 @@ class AmiExecutor(CallActions):
         log.info("dial_callback", request=c.request_id, agent=c.job_number, number=c.number)
         await self._redirect(leg.leg_id, c.number, context="acd-outbound")
 
-    # -- supervisor and agent call control (asked for through the API) --------
 
-    async def spy(self, supervisor: str, endpoint: str, agent: str, mode: str) -> SpySession:
-        """Ring the supervisor's phone into the agent's call, or switch the mode."""
-        target = self.agent_channel(agent)
-        if target is None:
-            raise AmiActionFailed(f"agent {agent} has no call to join")
-        current = self._book.spies.get(supervisor)
-        if current is not None and current.leg_id in self._channels and current.agent == agent:
-            await self._setvar(current.leg_id, "ACD_SPY_TARGET", target.name)
-            await self._redirect(current.leg_id, mode, context="acd-spy")
-            current.mode = mode
-            return current
-        session = SpySession(f"acd-{uuid.uuid4().hex}", supervisor, agent, mode)
-        self._book.spies[supervisor] = session
-        try:
-            await self._ami.originate(
-                actions.originate(
-                    endpoint,
-                    "acd-spy",
-                    mode,
-                    channel_id=session.leg_id,
-                    caller_id=f'"{mode} {agent}" <{agent}>',
-                    timeout_ms=30000,
-                    variables=[f"ACD_SPY_TARGET={target.name}"],
-                )
-            )
-        except AmiError:
-            self._book.spies.pop(supervisor, None)
-            raise
-        return session
+# Commands whose outcome Asterisk can be asked about when no answer came.
+VERIFIABLE = (ConnectCall, TransferCall, DialCallback, RingAgent, DialOut)
 
-    async def stop_spying(self, supervisor: str) -> bool:
-        session = self._book.spies.pop(supervisor, None)
-        if session is None:
-            return False
-        await self.hang_up_leg(session.leg_id, known=False)
-        return True
 
-    async def hold(self, call_id: str, job_number: str) -> None:
-        """The caller hears music; the agent's leg leaves the bridge and waits."""
-        channel = self.agent_channel(job_number)
-        if channel is None:
-            raise AmiActionFailed(f"agent {job_number} has no call to hold")
-        await self._setvar(call_id, "ACD_HELD", "1")
-        try:
-            await self._redirect(channel.uniqueid, "held", context="acd-agent")
-        except AmiError:
-            # Not on hold after all: when the call ends the caller gets the survey.
-            with contextlib.suppress(AmiError):
-                await self._setvar(call_id, "ACD_HELD", "")
-            raise
-
-    async def unhold(self, call_id: str) -> None:
-        """The caller rejoins the agent (the bridge is made again)."""
-        await self._redirect(call_id, "rejoin")
-
-    async def hang_up_call(self, call_id: str) -> None:
-        """End a caller's call (force hang-up); the agent's leg follows."""
-        await self._hangup(call_id)
-
-    async def hang_up_agent(self, job_number: str) -> bool:
-        channel = self.agent_channel(job_number)
-        if channel is None:
-            return False
-        await self._hangup(channel.uniqueid)
-        return True
-
-    async def hang_up_unknown_leg(self, uniqueid: str) -> None:
-        """A leg rung by an engine that has since restarted: nobody waits for it."""
-        try:
-            await self._hangup(uniqueid)
-        except AmiError as exc:
-            log.info("unknown_leg_hangup_failed", leg=uniqueid, error=str(exc))
+def _maybe_done(exc: AmiError) -> bool:
+    """The action went out and no answer came: Asterisk may have carried it out."""
+    return isinstance(exc, AmiTimeout | AmiDisconnected)
 
 
 def _failure(exc: AmiError) -> Failure:

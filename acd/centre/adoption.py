@@ -21,6 +21,7 @@ from acd.ami.calls import WAIT_CONTEXT
 from acd.ami.errors import AmiError
 from acd.centre.pipeline import Pipeline
 from acd.centre.recording import RecordingLifecycle
+from acd.centre.tasks import retry_while_busy
 from acd.centre.tracking import CallTracking
 from acd.core.agents import AgentState
 from acd.core.calls import AgentLeg, CallInfo
@@ -71,6 +72,7 @@ class Adoption:
         self._recording_rows = recording_rows
         self._talking_before_restart: dict[str, float] = {}
         self._first_resync = True
+        self._accounted: set[str] = set()  # calls found ended unseen (counted once)
         self.live_channels: set[str] = set()  # uniqueids Asterisk had at the last resync
 
     async def restore_agents(self) -> None:
@@ -126,18 +128,23 @@ class Adoption:
             if info is not None and info.recording is not None:
                 # The call vanished without a MixMonitorStop (Asterisk went down).
                 self._recordings.ended(channel.uniqueid, False)
-            self._tracking.hung_up(channel.uniqueid, unseen=True)
+            try:
+                self._tracking.hung_up(channel.uniqueid, unseen=True)
+            except Exception:  # one odd channel must not stop the others
+                log.exception("vanished_channel_failed", channel=channel.uniqueid)
         self.live_channels = {c.uniqueid for c in live}
         self._p.tasks.spawn(self._recordings.close_orphans(self.live_channels), "acd-rec")
         if self._first_resync:  # calls that ended while no engine was running
             self._first_resync = False
             self._p.tasks.spawn(self._account_unseen_ends(self.live_channels), "acd-account")
-        self._reconcile_legs(live)
-        self._resume_talking(live)
-        now = self._p.clock()
-        self._p.handle(self._core.pbx_restored(now))
-        if self._p.live.alarms.pop(PBX_ALARM, None) is not None:
-            self._p.live.bus.publish("alarm", now, alarm=PBX_ALARM, raised=False)
+        try:
+            self._reconcile_legs(live)
+            self._resume_talking(live)
+        finally:  # whatever one odd channel did, offers resume: never stuck "link down"
+            now = self._p.clock()
+            self._p.handle(self._core.pbx_restored(now))
+            if self._p.live.alarms.pop(PBX_ALARM, None) is not None:
+                self._p.live.bus.publish("alarm", now, alarm=PBX_ALARM, raised=False)
         waiting = [
             c
             for c in live
@@ -194,6 +201,11 @@ class Adoption:
                 ),
                 None,
             )
+            if caller is None and channel.context == "acd-agent" and channel.exten == "answered":
+                # Answered just before the restart, never put through: the leg waits
+                # for nothing (the caller is taken back as waiting). Let it go.
+                self._p.tasks.spawn(self._p.executor.hang_up_leg(uid), "acd-stale-leg")
+                continue
             call_id = caller.uniqueid if caller is not None else uid
             self._core.restore_agent(
                 job_number, AgentState.TALKING, None, since, talking_on=call_id
@@ -203,8 +215,28 @@ class Adoption:
                 info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name)
                 self._book.calls[call_id] = info
                 self._p.tasks.spawn(self._take_back_talking(info), "acd-adopt-talking")
+            elif caller is None:  # on hold (the agent's leg waits apart) or a click-to-dial
+                self._p.tasks.spawn(self._find_held_caller(job_number, uid), "acd-adopt-held")
             log.info("agent_still_talking", agent=job_number, call_id=call_id, channel=channel.name)
         self._talking_before_restart.clear()
+
+    async def _find_held_caller(self, job_number: str, leg_uid: str) -> None:
+        """An agent's leg with no bridge: if its caller waits on hold, the call is theirs again."""
+        try:
+            call_id = await self._p.executor.getvar(leg_uid, "ACD_CALL_ID")
+        except AmiError as exc:
+            log.warning("adopt_held_failed", agent=job_number, error=str(exc))
+            return
+        caller = self._channels.get(call_id) if call_id else None
+        if caller is None or call_id in self._book.calls:
+            return  # a click-to-dial (the leg is the call), or the caller has gone
+        if not self._core.take_back_call(job_number, leg_uid, call_id):
+            return  # the leg ended meanwhile
+        self._book.legs[leg_uid] = AgentLeg(leg_uid, call_id, job_number, answered=True)
+        info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name, held=True)
+        self._book.calls[call_id] = info
+        log.info("held_call_taken_back", agent=job_number, call_id=call_id)
+        await self._take_back_talking(info)
 
     async def _take_back_talking(self, info: CallInfo) -> None:
         """A call that talked through a restart: its line, language and recording back."""
@@ -242,10 +274,15 @@ class Adoption:
         ``unseen``; so the service level is never flattered.
         """
         now = self._p.clock()
+        facts = []
+
+        async def read() -> None:
+            facts.extend(await self._events.call_facts(now - UNSEEN_HORIZON_SECONDS))
+
         try:
-            facts = await self._events.call_facts(now - UNSEEN_HORIZON_SECONDS)
-        except Exception as exc:  # a busy database: the calls stay unaccounted, never wrong
-            log.warning("unseen_calls_not_accounted", error=str(exc))
+            await retry_while_busy(read, "unseen_calls")
+        except Exception as exc:
+            log.error("unseen_calls_not_accounted", error=str(exc))
             return
         ended = []
         for call_id, call in by_call(facts).items():
@@ -254,6 +291,9 @@ class Adoption:
                 continue
             if call_id in live or call_id in self._core.waiting or call_id in self._book.calls:
                 continue  # still on the line (taken back, or being taken back)
+            if call_id in self._accounted:
+                continue
+            self._accounted.add(call_id)
             queued = next(f for f in call if f.kind == "queued")
             line = str(queued.data.get("line", ""))
             ended.append(CallAbandoned(call_id, line, now - queued.at, None, now))
@@ -300,3 +340,6 @@ class Adoption:
         found = [c for c in found if c.call_id in self._channels]
         log.info("callers_adopted", calls=[c.call_id for c in sorted(found, key=lambda c: c.order)])
         self._p.handle(self._core.restore_waiting(found, self._p.clock()))
+        if len(found) < len(channels):  # some hung up while we asked: they count too
+            live = {c.uniqueid for c in self._channels.all()}
+            self._p.tasks.spawn(self._account_unseen_ends(live), "acd-account")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from typing import assert_never
 
 import structlog
 
-from acd.ami.executor import AmiExecutor
+from acd.ami.errors import AmiError
+from acd.ami.executor import AmiExecutor, Uncertain
 from acd.centre.facts import FactWriter
 from acd.centre.tasks import ShortTasks
 from acd.core.agents import AgentStateChanged
@@ -26,6 +28,7 @@ from acd.core.commands import (
     CallAnswered,
     CallNote,
     Command,
+    CommandDone,
     CommandFailed,
     CommandOutcome,
     ConnectCall,
@@ -46,6 +49,8 @@ from acd.live import LiveFeed
 log = structlog.get_logger("acd.pipeline")
 
 STOP_GRACE_SECONDS = 5.0  # how long a clean stop waits for short tasks to finish
+VERIFY_WITHIN_SECONDS = 60.0  # how long an unanswered action's outcome is asked after
+VERIFY_EVERY_SECONDS = 0.5
 
 
 class Pipeline:
@@ -144,10 +149,39 @@ class Pipeline:
             command = await self._commands.get()
             try:
                 outcome = await self.executor.execute(command)
-                self.outcome(outcome)
+                if isinstance(outcome, Uncertain):
+                    self.tasks.spawn(self.settle(outcome), "acd-verify")
+                else:
+                    self.outcome(outcome)
             except Exception:
                 log.exception("command_crashed", command=repr(command))
             await asyncio.sleep(0)  # a run of commands failing at once never holds the loop
+
+    async def settle(self, uncertain: Uncertain) -> None:
+        """An action went out unanswered: ask Asterisk what happened, then tell the core.
+
+        Asked as soon as the link is up again (a Redirect that was carried out
+        must not be repaired as if it had failed); given up after a while.
+        """
+        command = uncertain.command
+        deadline = time.monotonic() + VERIFY_WITHIN_SECONDS
+        while time.monotonic() < deadline:
+            if self.executor.link_up:
+                try:
+                    done = await self.executor.verify(command)
+                except AmiError as exc:
+                    log.info("verify_failed", command=type(command).__name__, error=str(exc))
+                else:
+                    detail = f"{uncertain.detail}; Asterisk says it was not carried out"
+                    self.outcome(
+                        CommandDone(command)
+                        if done
+                        else CommandFailed(command, uncertain.failure, detail)
+                    )
+                    return
+            await asyncio.sleep(VERIFY_EVERY_SECONDS)
+        log.error("outcome_unknown", command=type(command).__name__, detail=uncertain.detail)
+        self.outcome(CommandFailed(command, uncertain.failure, f"{uncertain.detail}; unknown"))
 
     def outcome(self, outcome: CommandOutcome) -> None:
         """What Asterisk did with a command goes back to the core, which repairs if needed."""
@@ -158,6 +192,12 @@ class Pipeline:
                 # again until the link is back and resynced.
                 self.handle(self.core.pbx_lost(now))
         self.handle(self.core.command_outcome(outcome, now))
+        if isinstance(outcome, CommandFailed) and isinstance(outcome.command, TransferCall):
+            info = self.book.calls.get(outcome.command.call_id)
+            if info is not None and info.held:  # the transfer did not happen: still on hold
+                agent = outcome.command.from_agent
+                self.note(info.call_id, "held", agent=agent)
+                self.live.bus.publish("call_held", now, call_id=info.call_id, agent=agent)
 
     async def _run_ticks(self) -> None:
         while True:

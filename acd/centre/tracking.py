@@ -96,7 +96,7 @@ class CallTracking:
         # Only the leg of the agent who has the call ends it: a transferred caller's
         # earlier agent hanging up late must not end the new agent's call.
         if leg.answered and connected is not None and connected.job_number == leg.job_number:
-            self._p.handle(self._core.call_ended(leg.call_id, now))
+            self._p.handle(self._core.call_ended(leg.call_id, now, by_agent=True))
         elif leg.answered:
             pass  # an answered leg that no longer has the call (let go): never "no answer"
         elif unseen:  # the ring ended while acd could not see it: not the agent's fault

@@ -52,7 +52,7 @@ class AgentAction(StrEnum):
     TAKE_CALLBACK = "take_callback"  # an agent on callback work pulls the next request
     # Asterisk did not put the call through (not the phone's fault): free again.
     CONNECT_FAILED = "connect_failed"
-    DIAL_FAILED = "dial_failed"  # a click-to-dial that never left: back to not ready
+    CALL_NOT_MADE = "call_not_made"  # never put through: back to not ready (their reason)
     TRANSFER_FAILED = "transfer_failed"  # the caller is still with the agent
 
 
@@ -81,7 +81,7 @@ TRANSITIONS: dict[tuple[AgentState, AgentAction], AgentState] = {
     (S.AFTER_CALL, A.DIAL_OUT): S.TALKING,
     (S.NOT_READY, A.TAKE_CALLBACK): S.RINGING,
     (S.TALKING, A.CONNECT_FAILED): S.READY,
-    (S.TALKING, A.DIAL_FAILED): S.NOT_READY,
+    (S.TALKING, A.CALL_NOT_MADE): S.NOT_READY,
     (S.AFTER_CALL, A.TRANSFER_FAILED): S.TALKING,
 }
 

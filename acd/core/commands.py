@@ -142,6 +142,7 @@ class Failure(StrEnum):
     LINK_DOWN = "link_down"  # not sent, or the AMI link died before Asterisk answered
     TIMEOUT = "timeout"  # Asterisk did not answer in time (the link stayed up)
     REFUSED = "refused"  # Asterisk answered with an error
+    GONE = "gone"  # the channel it was about had hung up already
 
 
 @dataclass(frozen=True, slots=True)

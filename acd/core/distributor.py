@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import assert_never
 
-from acd.core.agents import Agent, AgentAction, AgentState, NotReadyReason
+from acd.core.agents import Agent, AgentAction, AgentState, AgentStatus, NotReadyReason
 from acd.core.commands import (
     AnnouncePosition,
     CallAbandoned,
@@ -40,7 +40,9 @@ from acd.core.commands import (
     TransferCall,
 )
 from acd.core.offers import OfferingQueue
-from acd.core.queueing import AcdRules, ConnectedCall, NoSuchCall, Refused, WaitingCall
+from acd.core.queueing import AcdRules, ConnectedCall, NoSuchCall, Refused, Resume, WaitingCall
+
+REFUSED_PAUSE_SECONDS = 5.0  # no offers for a moment after Asterisk refused a ring
 
 
 class CallDistributor(OfferingQueue):
@@ -84,6 +86,20 @@ class CallDistributor(OfferingQueue):
             status.call_id = talking_on
             self.connected[talking_on] = ConnectedCall(talking_on, line, job_number)
 
+    def take_back_call(self, job_number: str, under: str, call_id: str) -> bool:
+        """A call taken back after a restart is the caller's (``call_id``), not the leg's.
+
+        False if the agent no longer has the call that was kept ``under`` the leg.
+        """
+        status = self.status(job_number)
+        call = self.connected.pop(under, None)
+        if call is None or status.call_id != under:
+            return False
+        call.call_id = call_id
+        self.connected[call_id] = call
+        status.call_id = call_id
+        return True
+
     def restore_callbacks(self, requests: Iterable[WaitingCall]) -> None:
         """Callback requests stored before a restart wait again at their place.
 
@@ -118,13 +134,16 @@ class CallDistributor(OfferingQueue):
     def agent_answered(self, job_number: str, call_id: str, now: float) -> list[Output]:
         """The agent picked up: connect them, unless the offer is no longer theirs."""
         status = self.status(job_number)
+        connected = self.connected.get(call_id)
+        if connected is not None and connected.job_number == job_number:
+            return []  # the same answer reported twice (the resync saw it first)
         call = self.waiting.get(call_id)
         if call is None or call.offered_to != job_number or status.call_id != call_id:
             # Too late: the caller left or the offer moved on. Drop the agent leg.
             return [StopRinging(call_id, job_number)]
         del self.waiting[call_id]
         self.connected[call_id] = ConnectedCall(
-            call_id, call.line, job_number, waited_as=call, answered_at=now
+            call_id, call.line, job_number, waited_as=call, answered_at=now, resume=call.resume
         )
         out: list[Output] = [self._change(status, AgentAction.ANSWER, now, call_id=call_id)]
         if call.callback_number is not None:
@@ -134,24 +153,32 @@ class CallDistributor(OfferingQueue):
             out.append(ConnectCall(call_id, job_number, call.line))
         return out + self._after_queue_change(now)
 
-    def call_ended(self, call_id: str, now: float) -> list[Output]:
+    def call_ended(self, call_id: str, now: float, *, by_agent: bool = False) -> list[Output]:
         """A connected call ended: the agent goes to after-call work.
 
-        A caller who leaves before Asterisk put them through was never
-        connected: the call is abandoned and the agent free at once.
+        Before Asterisk put the caller through the call was never connected: a
+        caller who leaves then is abandoned and the agent free at once; an
+        agent whose phone goes then (``by_agent``) leaves the caller to wait
+        again at their place, and is "not ready: no answer".
         """
-        call = self.connected.pop(call_id, None)
+        call = self.connected.get(call_id)
         if call is None:
             return []
+        if call.waited_as is not None and by_agent:
+            return self._connect_failed(call_id, call.job_number, now, agent_left=True)
+        del self.connected[call_id]
         status = self.agents[call.job_number]
+        mine = status.state is AgentState.TALKING and status.call_id == call_id
         waited = call.waited_as
         if waited is not None:
             out: list[Output] = []
             if waited.callback_number is None:
                 out.append(CallAbandoned(call_id, call.line, now - waited.enqueued_at, None, now))
-            if status.state is AgentState.TALKING and status.call_id == call_id:
+            if mine:
                 out.append(self._change(status, AgentAction.CONNECT_FAILED, now))
             return out + self._dispatch(now)
+        if not mine:
+            return []  # the agent has already moved on (e.g. a transfer that failed late)
         change = self._change(status, AgentAction.CALL_ENDED, now, call_id=call_id)
         status.wrap_up_until = now + self.rules.wrap_up
         return [change]
@@ -159,9 +186,9 @@ class CallDistributor(OfferingQueue):
     def dial_out(self, job_number: str, call_id: str, number: str, now: float) -> list[Output]:
         """Click-to-dial: the agent's phone rings, then the number; no ACD offers meanwhile."""
         status = self.status(job_number)
-        before = status.reason if status.state is AgentState.NOT_READY else None
+        before = Resume(status.state, status.reason, status.wrap_up_until)
         change = self._change(status, AgentAction.DIAL_OUT, now, call_id=call_id)
-        self.connected[call_id] = ConnectedCall(call_id, "", job_number, dialled_from=before)
+        self.connected[call_id] = ConnectedCall(call_id, "", job_number, resume=before)
         return [change, DialOut(call_id, job_number, status.agent.endpoint, number)]
 
     def take_callback(self, job_number: str, now: float) -> list[Output]:
@@ -181,7 +208,9 @@ class CallDistributor(OfferingQueue):
         )
         if not requests:
             raise Refused(f"no callback request waits for agent {job_number}'s lines")
-        return self._offer(requests[0], status, AgentAction.TAKE_CALLBACK, now)
+        request = requests[0]
+        request.resume = Resume(AgentState.NOT_READY, NotReadyReason.CALLBACK_WORK)
+        return self._offer(request, status, AgentAction.TAKE_CALLBACK, now)
 
     def transfer(
         self, call_id: str, now: float, *, line: str | None = None, to_agent: str | None = None
@@ -196,6 +225,8 @@ class CallDistributor(OfferingQueue):
         call = self.connected.get(call_id)
         if call is None:
             raise NoSuchCall(f"no connected call {call_id}")
+        if not call.confirmed:
+            raise Refused(f"call {call_id} is still being put through; transfer it in a moment")
         if to_agent is not None:
             if to_agent == call.job_number:
                 raise Refused("cannot transfer a call to the agent who has it")
@@ -234,14 +265,17 @@ class CallDistributor(OfferingQueue):
 
     def _repair(self, failed: CommandFailed, now: float) -> list[Output]:
         command = failed.command
+        if failed.failure is Failure.GONE:
+            return []  # the caller (or leg) hung up first: their hang-up accounts for it
         note = {"command": type(command).__name__, "failure": failed.failure.value}
         match command:
             case RingAgent():
-                # Refused at once: this phone cannot be rung (as if it did not answer).
-                lost = failed.failure is not Failure.REFUSED
-                repair = self.ring_lost if lost else self.ring_failed
-                out = repair(command.job_number, command.call_id, now)
-                return [CallNote(command.call_id, "command_failed", note), *out] if out else []
+                if failed.failure is Failure.REFUSED:
+                    # Refused at once: a fault of the PBX, not of the phone. Nobody is
+                    # knocked out; offers pause a moment (never a loop of refusals).
+                    self.pause_offers(now + REFUSED_PAUSE_SECONDS)
+                out = self.ring_lost(command.job_number, command.call_id, now)
+                call_id = command.call_id
             case ConnectCall():
                 out = self._connect_failed(command.call_id, command.job_number, now)
                 call_id = command.call_id
@@ -269,8 +303,13 @@ class CallDistributor(OfferingQueue):
         wait = call.answered_at - waited.enqueued_at
         return [CallAnswered(call_id, call.line, job_number, wait, call.answered_at)]
 
-    def _connect_failed(self, call_id: str, job_number: str, now: float) -> list[Output]:
-        """The caller was not put through: back to their place, the agent free again."""
+    def _connect_failed(
+        self, call_id: str, job_number: str, now: float, *, agent_left: bool = False
+    ) -> list[Output]:
+        """The caller was not put through: back to their place, the agent free again.
+
+        ``agent_left``: the agent's phone went before it (as if it never answered).
+        """
         call = self.connected.get(call_id)
         if call is None or call.job_number != job_number or call.waited_as is None:
             return []
@@ -282,12 +321,34 @@ class CallDistributor(OfferingQueue):
         status = self.agents[job_number]
         out: list[Output] = [StopRinging(call_id, job_number)]  # the agent's leg goes
         if status.state is AgentState.TALKING and status.call_id == call_id:
-            out.append(self._change(status, AgentAction.CONNECT_FAILED, now))
+            if agent_left:
+                reason = NotReadyReason.NO_ANSWER
+                out.append(self._change(status, AgentAction.CALL_NOT_MADE, now, reason=reason))
+            else:
+                out += self._back_from_unmade_call(status, call, now)
         out.append(TellAgent(job_number, "the call could not be put through; it waits again"))
         return out + self._dispatch(now)
 
+    def _back_from_unmade_call(
+        self, status: AgentStatus, call: ConnectedCall, now: float
+    ) -> list[Output]:
+        """Where the agent was before a call that never happened (default: ready)."""
+        resume = call.resume
+        if resume is None or resume.state is AgentState.READY:
+            return [self._change(status, AgentAction.CONNECT_FAILED, now)]
+        if resume.state is AgentState.AFTER_CALL:  # their wrap-up goes on where it was
+            change = self._change(status, AgentAction.CALL_ENDED, now, call_id=call.call_id)
+            status.wrap_up_until = resume.wrap_up_until or now
+            return [change]
+        reason = resume.reason or NotReadyReason.OTHER
+        return [self._change(status, AgentAction.CALL_NOT_MADE, now, reason=reason)]
+
     def _transfer_failed(self, command: TransferCall, now: float) -> list[Output]:
-        """Asterisk did not move the caller: they are still with the agent."""
+        """Asterisk did not move the caller: they are still with the agent.
+
+        The agent's wrap-up does not end while a transfer is being carried
+        out (``wrap_up_may_end``), so they are still there to take the call back.
+        """
         before = self._transfers.pop(command.call_id, None)
         call = self.waiting.get(command.call_id)
         if before is None or call is None:
@@ -310,13 +371,13 @@ class CallDistributor(OfferingQueue):
         status = self.agents[command.job_number]
         out: list[Output] = []
         if status.state is AgentState.TALKING and status.call_id == command.call_id:
-            if call.dialled_from is not None:
-                reason = call.dialled_from
-                out.append(self._change(status, AgentAction.DIAL_FAILED, now, reason=reason))
-            else:
-                out.append(self._change(status, AgentAction.CONNECT_FAILED, now))
+            out += self._back_from_unmade_call(status, call, now)
         out.append(TellAgent(command.job_number, f"the call to {command.number} was not made"))
         return out + self._dispatch(now)
+
+    def wrap_up_may_end(self, status: AgentStatus) -> bool:
+        """Not while the agent's transferred call may still come back to them."""
+        return status.call_id is None or status.call_id not in self._transfers
 
 
 __all__ = ["CallDistributor", "NoSuchCall", "Refused"]  # the errors for older importers

@@ -45,6 +45,7 @@ class OfferingQueue(AgentRoster):
         self.waiting: dict[str, WaitingCall] = {}
         self.connected: dict[str, ConnectedCall] = {}
         self.pbx_up = True  # whether commands can reach Asterisk (the AMI link is up)
+        self._offers_paused_until = 0.0  # after Asterisk refused a ring
 
     # -- agents ---------------------------------------------------------------
 
@@ -62,7 +63,13 @@ class OfferingQueue(AgentRoster):
         status = self.status(job_number)
         if status.state is not AgentState.AFTER_CALL:
             raise Refused(f"agent {job_number} is not in after-call work")
+        if not self.wrap_up_may_end(status):
+            raise Refused(f"agent {job_number}'s transfer is still being carried out")
         return self._finish_wrap_up(status, now)
+
+    def wrap_up_may_end(self, status: AgentStatus) -> bool:
+        """Whether nothing holds this agent's after-call work (see the distributor)."""
+        return True
 
     # -- waiting calls --------------------------------------------------------
 
@@ -119,6 +126,10 @@ class OfferingQueue(AgentRoster):
         self.pbx_up = False
         return []
 
+    def pause_offers(self, until: float) -> None:
+        """No offers before ``until`` (Asterisk refused one: a moment's pause, then again)."""
+        self._offers_paused_until = max(self._offers_paused_until, until)
+
     def pbx_restored(self, now: float) -> list[Output]:
         """The link is back and the engine's view resynced: rings in flight get a fresh window."""
         self.pbx_up = True
@@ -141,7 +152,7 @@ class OfferingQueue(AgentRoster):
                     call.target_agent = call.target_until = None
         for status in self.agents.values():
             if status.state is AgentState.AFTER_CALL and status.wrap_up_until is not None:
-                if now >= status.wrap_up_until:
+                if now >= status.wrap_up_until and self.wrap_up_may_end(status):
                     out += self._finish_wrap_up(status, now, dispatch=False)
         if self.pbx_up:
             out += announcements_due(self.waiting, self.rules.announce_every, now)
@@ -160,7 +171,8 @@ class OfferingQueue(AgentRoster):
 
     def _dispatch(self, now: float) -> list[Output]:
         out: list[Output] = []
-        for call in in_order(self.waiting.values()) if self.pbx_up else ():
+        can_offer = self.pbx_up and now >= self._offers_paused_until
+        for call in in_order(self.waiting.values()) if can_offer else ():
             if call.offered_to is not None:
                 continue
             if call.target_agent is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from acd.core.agents import NotReadyReason
+from acd.core.agents import AgentState, NotReadyReason
 from acd.core.commands import AnnouncePosition
 from acd.core.peak import PeakRules
 
@@ -39,6 +39,15 @@ class AcdRules:
     peak: PeakRules = field(default_factory=PeakRules)
 
 
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where an agent goes back to if a call of theirs is never put through."""
+
+    state: AgentState
+    reason: NotReadyReason | None = None
+    wrap_up_until: float | None = None
+
+
 @dataclass(slots=True)
 class WaitingCall:
     """A caller (or a callback request) waiting for an agent."""
@@ -54,6 +63,7 @@ class WaitingCall:
     announced_at: float | None = None
     target_agent: str | None = None  # a transfer to one person waits for them only
     target_until: float | None = None  # ...until then; then anyone on the line
+    resume: Resume | None = None  # offered to an agent on callback work: back to it on failure
 
     @property
     def order(self) -> tuple[int, float, str]:
@@ -71,8 +81,8 @@ class ConnectedCall:
     # (to put them back at their place if it fails) and when the agent answered.
     waited_as: WaitingCall | None = None
     answered_at: float = 0.0
-    # A click-to-dial: the agent's reason for not being ready before it (if any).
-    dialled_from: NotReadyReason | None = None
+    # Where the agent goes back to if the call is never put through (default: ready).
+    resume: Resume | None = None
 
     @property
     def confirmed(self) -> bool:

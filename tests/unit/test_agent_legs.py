@@ -63,3 +63,32 @@ async def test_the_first_agent_hanging_up_late_after_a_transfer_leaves_the_new_a
         feed(services, hangup("leg-2"))  # 1002 hangs up: their after-call work
         assert core.status("1002").state is AgentState.AFTER_CALL
         await services.pipeline.stop()
+
+
+async def test_an_agents_phone_that_goes_before_the_caller_is_put_through_leaves_them_waiting(
+    tmp_path,
+):
+    async with api_app(tmp_path) as (_, services, _):
+        centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
+        centre.log_in("1001")
+        centre.ready("1001")
+        services.pipeline.note("c1", "queued", line="tour")
+        centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
+        book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
+        feed(services, answered("leg-1"))
+        feed(services, hangup("leg-1"))  # before Asterisk put the caller through
+        # Not abandoned, not stranded: the caller waits again, first in line.
+        assert "c1" in core.waiting and core.position("c1") == 1
+        today = services.live.today().counts
+        assert (today.offered, today.answered, today.abandoned) == (1, 0, 0)
+        assert core.status("1001").reason is not None  # not ready: the phone dropped it
+        # And a caller who hangs up at the very moment their agent answers is abandoned,
+        # the agent free at once.
+        centre.ready("1001")
+        book.legs["leg-2"] = AgentLeg("leg-2", "c1", "1001")
+        feed(services, answered("leg-2"))
+        feed(services, hangup("c1"))
+        today = services.live.today().counts
+        assert (today.answered, today.abandoned) == (0, 1)
+        assert core.status("1001").state is AgentState.READY
+        await services.pipeline.stop()

@@ -139,7 +139,9 @@ def test_no_position_is_announced_while_the_link_is_down():
     assert of(acd.tick(46), AnnouncePosition) == [AnnouncePosition("c1", 1)]
 
 
-def test_a_ring_asterisk_refuses_at_once_is_the_phones_no_answer_and_the_next_agent_is_rung():
+def test_a_ring_asterisk_refuses_knocks_nobody_out_and_offers_pause_a_moment():
+    # A synchronous refusal of an asynchronous Originate is the PBX's fault (rights, a
+    # reload, a shutdown), not the phone's: it would be refused for every agent alike.
     acd = centre()
     acd.set_ready("1001", 0)
     acd.set_ready("1002", 1)
@@ -147,8 +149,10 @@ def test_a_ring_asterisk_refuses_at_once_is_the_phones_no_answer_and_the_next_ag
     (ring,) = of(out, RingAgent)
     assert ring.job_number == "1001"
     out = acd.command_outcome(failed(ring), 2.1)
-    assert acd.status("1001").reason is NotReadyReason.NO_ANSWER
-    assert rung(out) == [("c1", "1002")]
+    assert [acd.status(j).state for j in ("1001", "1002")] == [AgentState.READY] * 2
+    assert acd.status("1001").reason is None
+    assert rung(out) == [] and rung(acd.tick(6)) == []  # no loop of refusals
+    assert rung(acd.tick(7.2)) == [("c1", "1001")]  # then offered again, in order
 
 
 def test_a_ring_lost_to_a_timeout_frees_the_agent_and_offers_the_call_again():
@@ -218,3 +222,96 @@ def test_a_callback_that_was_not_dialled_waits_again_and_is_dialled_exactly_once
     assert again == dial
     acd.command_outcome(CommandDone(again), 5)
     assert acd.callback_requested("cb-1", TOUR, "13800138000", 6) == []
+
+
+def test_an_agent_whose_phone_goes_before_the_caller_is_put_through_leaves_them_waiting():
+    acd = centre()
+    acd.set_ready("1001", 0)
+    acd.callback_requested("cb-9", TOUR, "13800138000", 0.5)  # later in line
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "cb-9", 2)  # the callback was offered first (it is older)
+    acd.call_ended("cb-9", 2.5, by_agent=True)  # the agent's leg dropped at once
+    # The request is not lost or done: it waits again, first in line.
+    assert acd.position("cb-9") == 1 and "cb-9" in acd.waiting
+    assert acd.status("1001").reason is NotReadyReason.NO_ANSWER
+    acd.set_ready("1002", 3)
+    acd.agent_answered("1002", "c1", 4)  # c1 went to 1002 (tour 3); cb-9 waits for 1001
+    # The same for a caller: the agent's phone goes, the caller waits again (not abandoned).
+    out = acd.call_ended("c1", 5, by_agent=True)
+    assert of(out, CallAbandoned) == [] and "c1" in acd.waiting
+
+
+def test_a_transfer_being_carried_out_holds_the_agents_wrap_up_until_asterisk_answers():
+    acd = centre(wrap_up=2)
+    acd.set_ready("1001", 0)
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    acd.command_outcome(CommandDone(ConnectCall("c1", "1001", TOUR)), 2)
+    (transfer,) = of(acd.transfer("c1", 10, line=CRUISE), TransferCall)
+    acd.tick(20)  # long past the 2 s wrap-up: Asterisk has not answered the transfer yet
+    assert acd.status("1001").state is AgentState.AFTER_CALL
+    acd.command_outcome(failed(transfer, Failure.TIMEOUT), 21)  # it did not happen
+    assert acd.status("1001").state is AgentState.TALKING  # the caller is still there
+    # Once a transfer is done, wrap-up ends as usual.
+    (again,) = of(acd.transfer("c1", 30, line=CRUISE), TransferCall)
+    acd.command_outcome(CommandDone(again), 30.1)
+    acd.tick(33)
+    assert acd.status("1001").state is AgentState.READY
+
+
+def test_a_transfer_is_refused_while_the_caller_is_still_being_put_through():
+    acd = centre()
+    acd.set_ready("1001", 0)
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    try:
+        acd.transfer("c1", 2.1, line=CRUISE)
+    except Exception as exc:
+        assert "still being put through" in str(exc)
+    else:
+        raise AssertionError("a transfer of a call not yet put through was accepted")
+
+
+def test_calls_that_never_happen_put_the_agent_back_where_they_were():
+    acd = centre(wrap_up=30)
+    # From wrap-up: a failed click-to-dial gives back the rest of the wrap-up.
+    acd.set_ready("1001", 0)
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    acd.command_outcome(CommandDone(ConnectCall("c1", "1001", TOUR)), 2)
+    acd.call_ended("c1", 10)
+    (dial,) = of(acd.dial_out("1001", "out-1", "13900000051", 12), DialOut)
+    acd.command_outcome(failed(dial), 12.2)
+    status = acd.status("1001")
+    assert (status.state, status.wrap_up_until) == (AgentState.AFTER_CALL, 40)
+    # From callback work: a callback that could not be dialled keeps them on callback work.
+    acd.set_not_ready("1002", NotReadyReason.CALLBACK_WORK, 50)
+    acd.callback_requested("cb-1", CRUISE, "13800138000", 51)
+    acd.take_callback("1002", 52)
+    (dial_back,) = of(acd.agent_answered("1002", "cb-1", 53), DialCallback)
+    acd.command_outcome(failed(dial_back, Failure.LINK_DOWN), 54)
+    status = acd.status("1002")
+    assert (status.state, status.reason) == (AgentState.NOT_READY, NotReadyReason.CALLBACK_WORK)
+    assert "cb-1" in acd.waiting  # and the request waits again
+
+
+def test_a_command_about_a_caller_who_already_hung_up_changes_nothing_until_the_hang_up():
+    acd = centre()
+    acd.set_ready("1001", 0)
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)
+    # The Redirect found no channel: the caller is gone; no ghost is queued and rung again.
+    assert acd.command_outcome(failed(ConnectCall("c1", "1001", TOUR), Failure.GONE), 2.1) == []
+    assert "c1" not in acd.waiting
+    out = acd.call_ended("c1", 2.2)  # their hang-up, as Asterisk reports it
+    assert [a.call_id for a in of(out, CallAbandoned)] == ["c1"]
+    assert acd.status("1001").state is AgentState.READY
+
+
+def test_an_answer_reported_twice_keeps_the_call():
+    acd = centre()
+    acd.set_ready("1001", 0)
+    acd.call_arrived("c1", TOUR, 1)
+    acd.agent_answered("1001", "c1", 2)  # seen in the resync after an outage...
+    assert acd.agent_answered("1001", "c1", 2.1) == []  # ...and then as the event itself
+    assert acd.status("1001").state is AgentState.TALKING

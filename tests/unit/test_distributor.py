@@ -315,7 +315,7 @@ def test_callback_request_keeps_the_callers_place_rings_the_agent_first_and_dial
     assert of(out, ConnectCall) == []
     # The same request is never dialled again.
     assert acd.callback_requested("cb-early", TOUR, "13800138000", 50) == []
-    assert acd.agent_answered("1001", "cb-early", 51) == [StopRinging("cb-early", "1001")]
+    assert of(acd.agent_answered("1001", "cb-early", 51), DialCallback) == []
 
 
 def test_waiting_callers_hear_their_position_at_the_interval():
@@ -378,7 +378,7 @@ def test_blind_transfer_to_a_supervisor_waits_for_them_and_goes_first():
     ready(acd, "1001")
     acd.log_in("1901", 0)
     acd.call_arrived("c1", TOUR, 1)
-    acd.agent_answered("1001", "c1", 2)
+    put_through(acd, "1001", "c1", TOUR, 2)
     out = acd.transfer("c1", 10, to_agent="1901")
     assert of(out, TransferCall) == [TransferCall("c1", "1001", TOUR, "1901")]
     assert acd.status("1001").state is AgentState.AFTER_CALL
@@ -395,7 +395,7 @@ def test_a_transfer_to_a_person_who_never_gets_ready_goes_to_the_line_after_the_
     )
     ready(acd, "1001")
     acd.call_arrived("c1", TOUR, 1)
-    acd.agent_answered("1001", "c1", 2)
+    put_through(acd, "1001", "c1", TOUR, 2)
     acd.transfer("c1", 10, to_agent="1901")  # the team lead is logged out
     assert rung(ready(acd, "1002", at=11)) == []  # waits for the lead...
     assert rung(acd.tick(17.9)) == []
@@ -409,7 +409,7 @@ def test_a_transfer_to_a_person_who_does_not_answer_goes_to_the_line():
     )
     ready(acd, "1001", "1002")
     acd.call_arrived("c1", TOUR, 1)
-    acd.agent_answered("1001", "c1", 2)
+    put_through(acd, "1001", "c1", TOUR, 2)
     assert rung(acd.transfer("c1", 10, to_agent="1002")) == [("c1", "1002")]
     assert rung(ready(acd, "1003", at=11)) == []  # 1002 is being rung
     out = acd.tick(18)  # 1002 does not answer
@@ -421,7 +421,7 @@ def test_blind_transfer_to_another_line():
     acd = CallDistributor(agents=[agent("1001", tour=5), agent("1002", cruise=5)])
     ready(acd, "1001", "1002")
     acd.call_arrived("c1", TOUR, 1)
-    acd.agent_answered("1001", "c1", 2)
+    put_through(acd, "1001", "c1", TOUR, 2)
     assert rung(acd.transfer("c1", 5, line=CRUISE)) == [("c1", "1002")]
     with pytest.raises(NoSuchCall):
         acd.transfer("c1", 6, line=CRUISE)

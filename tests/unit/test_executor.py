@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from acd.ami.connection import AmiConnection
+from acd.ami.executor import Uncertain
 from acd.ami.recorder import Recorder, RecordingDisk
 from acd.core.calls import AgentLeg, CallBook, CallInfo
-from acd.core.commands import StopRinging
+from acd.core.commands import ConnectCall, StopRinging
+from acd.core.progress import AgentAnswered
 from acd.engine import Engine
 from acd.settings import RecordingSettings
 from tests.amireplay import AmiReplayServer, load
@@ -93,3 +96,47 @@ async def test_a_leg_stopped_before_its_channel_was_reported_is_hung_up_when_it_
                 await services.ami.close()
                 await services.engine.stop()
     assert [a["Channel"] for a in pbx.actions("Hangup")] == ["acd-late-leg", "acd-late-leg"]
+
+
+async def test_a_connect_left_unanswered_is_asked_about_before_anything_is_repaired(tmp_path):
+    # The Redirect that puts caller c1 through to 1001 goes out and the link dies before
+    # Asterisk answers. Whether it happened is asked once the link is back (the caller's
+    # ACD_NEXT): a caller put through is not queued again (nor counted twice), one who was
+    # not waits again at their place.
+    for after, put_through in (("connect_verified_done.ami", True), ("not_done", False)):
+        second = after if put_through else "connect_verified_not_done.ami"
+        async with AmiReplayServer(load("connect_unanswered.ami"), load(second)) as pbx:
+            ami = {
+                "port": pbx.port,
+                "secret": "s3cret",
+                "ping_interval": 30,
+                "reconnect_min": 0.05,
+                "reconnect_max": 0.1,
+            }
+            async with api_app(tmp_path / str(put_through), ami=ami) as (_, services, _):
+                await services.engine.start()
+                await services.ami.start()
+                try:
+                    p, centre = services.pipeline, services.centre
+                    centre.log_in("1001")
+                    p.note("c1", "queued", line="tour")  # as the IVR notes it
+                    centre.enqueue(
+                        CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time())
+                    )
+                    centre.ready("1001")  # offered to 1001, whose phone (leg-1) picks up
+                    p.book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
+                    services.tracking.on_pbx_event(AgentAnswered("leg-1", "leg-1"))
+                    outcome = await p.executor.execute(ConnectCall("c1", "1001", "tour"))
+                    assert isinstance(outcome, Uncertain), outcome
+                    await p.settle(outcome)
+                    if put_through:
+                        assert p.core.connected["c1"].confirmed and "c1" not in p.core.waiting
+                        assert p.live.today().counts.answered == 1
+                    else:
+                        assert "c1" in p.core.waiting and p.live.today().counts.answered == 0
+                        assert p.core.position("c1") == 1
+                finally:
+                    await services.ami.close()
+                    await services.engine.stop()
+        asked = [(a["Channel"], a["Variable"]) for a in pbx.actions("Getvar")]
+        assert ("c1", "ACD_NEXT") in asked  # Asterisk was asked, not assumed
