@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import structlog
 
-from acd.agi.server import AgiCommandFailed, AgiRequest
+from acd.agi.server import AgiClosed, AgiCommandFailed, AgiHangup, AgiRequest
 from acd.centre.callflow import CallCentre
 from acd.core.calls import CallInfo
 from acd.prompts import PromptLibrary
@@ -108,14 +108,20 @@ class IvrRoute:
                     await self._play(request, step.say, language, escape="")
                     enqueued_at = self._clock()
                     self._centre.note(call_id, "queued", line=step.line, path=list(nav.path))
-                    for name_, value in (
-                        ("ACD_LINE", step.line),
-                        ("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}"),
-                        ("ACD_LANG", language),
-                        ("ACD_NEXT", "wait"),
-                        ("ACD_IVR_DONE", "1"),
-                    ):
-                        await request.send_command(f'SET VARIABLE {name_} "{value}"')
+                    try:
+                        for name_, value in (
+                            ("ACD_LINE", step.line),
+                            ("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}"),
+                            ("ACD_LANG", language),
+                            ("ACD_NEXT", "wait"),
+                            ("ACD_IVR_DONE", "1"),
+                        ):
+                            await request.send_command(f'SET VARIABLE {name_} "{value}"')
+                    except (AgiHangup, AgiClosed):
+                        # Gone the moment they were queued (or Asterisk went down): offered,
+                        # so counted, as abandoned.
+                        self._centre.left_while_queued(call_id, step.line, enqueued_at)
+                        raise
                     self._centre.enqueue(
                         CallInfo(
                             call_id, step.line, language, caller, name, enqueued_at, tuple(nav.path)

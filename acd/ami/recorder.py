@@ -72,6 +72,16 @@ class Recorder(CallActions):
         info.recording = path
         self._recording_started(info)
 
+    def local_path(self, asterisk_path: str) -> Path | None:
+        """Where acd finds a recording that Asterisk writes at ``asterisk_path`` (None if none)."""
+        r = self._recording
+        if r is None or not asterisk_path:
+            return None
+        base = (r.asterisk_dir or str(r.dir)).rstrip("/") + "/"
+        if not asterisk_path.startswith(base):
+            return None
+        return r.dir / asterisk_path[len(base) :]
+
     async def unprepare(self, info: CallInfo) -> None:
         """The caller was not put through: no recording is left waiting on the channel."""
         with contextlib.suppress(AmiError):

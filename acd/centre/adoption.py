@@ -12,19 +12,17 @@ again. A call still talking keeps its caller's call id.
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
-
 import structlog
 
 from acd.ami.calls import WAIT_CONTEXT
 from acd.ami.errors import AmiError
 from acd.centre.pipeline import Pipeline
 from acd.centre.recording import RecordingLifecycle
+from acd.centre.talking import TalkingCalls
 from acd.centre.tasks import retry_while_busy
 from acd.centre.tracking import CallTracking
 from acd.core.agents import AgentState
-from acd.core.calls import AgentLeg, CallInfo
+from acd.core.calls import CallInfo
 from acd.core.channels import Channel, ChannelRegistry, Reconciliation
 from acd.core.commands import CallAbandoned
 from acd.core.figures import by_call
@@ -69,7 +67,7 @@ class Adoption:
         self._tracking = tracking
         self._recordings = recordings
         self._channels = channels
-        self._recording_rows = recording_rows
+        self._talking = TalkingCalls(pipeline, tree, events, recordings, recording_rows, channels)
         self._talking_before_restart: dict[str, float] = {}
         self._first_resync = True
         self._accounted: set[str] = set()  # calls found ended unseen (counted once)
@@ -133,13 +131,21 @@ class Adoption:
             except Exception:  # one odd channel must not stop the others
                 log.exception("vanished_channel_failed", channel=channel.uniqueid)
         self.live_channels = {c.uniqueid for c in live}
+        for call_id in [c for c in self._book.calls if c not in self.live_channels]:
+            # Queued while the link was down and gone before it came back: its channel
+            # never reached the engine's view, so it did not "vanish". It ended unseen.
+            try:
+                self._tracking.hung_up(call_id, unseen=True)
+            except Exception:
+                log.exception("vanished_channel_failed", channel=call_id)
         self._p.tasks.spawn(self._recordings.close_orphans(self.live_channels), "acd-rec")
         if self._first_resync:  # calls that ended while no engine was running
             self._first_resync = False
             self._p.tasks.spawn(self._account_unseen_ends(self.live_channels), "acd-account")
         try:
             self._reconcile_legs(live)
-            self._resume_talking(live)
+            self._talking.resume(live, self._talking_before_restart)
+            self._talking_before_restart.clear()
         finally:  # whatever one odd channel did, offers resume: never stuck "link down"
             now = self._p.clock()
             self._p.handle(self._core.pbx_restored(now))
@@ -177,93 +183,6 @@ class Adoption:
                 log.info("stale_leg_hung_up", leg=uid, channel=channel.name)
                 self._p.tasks.spawn(self._p.executor.hang_up_leg(uid), "acd-stale-leg")
         self._book.cancelled.intersection_update(by_id)
-
-    def _resume_talking(self, live: list[Channel]) -> None:
-        """Agents whose bridged call went on while the engine restarted stay talking.
-
-        The call keeps its caller's call id (the caller's channel is the one in
-        the agent's bridge), so hold, transfer, recording and reports go on.
-        """
-        for job_number, since in self._talking_before_restart.items():
-            endpoint = self._core.status(job_number).agent.endpoint
-            channel = next((c for c in live if c.name.startswith(endpoint + "-")), None)
-            if channel is None:
-                continue
-            uid = channel.uniqueid
-            caller = next(
-                (
-                    c
-                    for c in live
-                    if channel.bridge_id
-                    and c.bridge_id == channel.bridge_id
-                    and c.uniqueid != uid
-                    and c.context == WAIT_CONTEXT
-                ),
-                None,
-            )
-            if caller is None and channel.context == "acd-agent" and channel.exten == "answered":
-                # Answered just before the restart, never put through: the leg waits
-                # for nothing (the caller is taken back as waiting). Let it go.
-                self._p.tasks.spawn(self._p.executor.hang_up_leg(uid), "acd-stale-leg")
-                continue
-            call_id = caller.uniqueid if caller is not None else uid
-            self._core.restore_agent(
-                job_number, AgentState.TALKING, None, since, talking_on=call_id
-            )
-            self._book.legs[uid] = AgentLeg(uid, call_id, job_number, answered=True)
-            if caller is not None and call_id not in self._book.calls:
-                info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name)
-                self._book.calls[call_id] = info
-                self._p.tasks.spawn(self._take_back_talking(info), "acd-adopt-talking")
-            elif caller is None:  # on hold (the agent's leg waits apart) or a click-to-dial
-                self._p.tasks.spawn(self._find_held_caller(job_number, uid), "acd-adopt-held")
-            log.info("agent_still_talking", agent=job_number, call_id=call_id, channel=channel.name)
-        self._talking_before_restart.clear()
-
-    async def _find_held_caller(self, job_number: str, leg_uid: str) -> None:
-        """An agent's leg with no bridge: if its caller waits on hold, the call is theirs again."""
-        try:
-            call_id = await self._p.executor.getvar(leg_uid, "ACD_CALL_ID")
-        except AmiError as exc:
-            log.warning("adopt_held_failed", agent=job_number, error=str(exc))
-            return
-        caller = self._channels.get(call_id) if call_id else None
-        if caller is None or call_id in self._book.calls:
-            return  # a click-to-dial (the leg is the call), or the caller has gone
-        if not self._core.take_back_call(job_number, leg_uid, call_id):
-            return  # the leg ended meanwhile
-        self._book.legs[leg_uid] = AgentLeg(leg_uid, call_id, job_number, answered=True)
-        info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name, held=True)
-        self._book.calls[call_id] = info
-        log.info("held_call_taken_back", agent=job_number, call_id=call_id)
-        await self._take_back_talking(info)
-
-    async def _take_back_talking(self, info: CallInfo) -> None:
-        """A call that talked through a restart: its line, language and recording back."""
-        try:
-            values = {n: await self._p.executor.getvar(info.call_id, n) for n in ADOPT_VARIABLES}
-        except AmiError as exc:
-            log.warning("adopt_talking_failed", call_id=info.call_id, error=str(exc))
-            values = {}
-        line = values.get("ACD_LINE", "")
-        if line in self._tree.lines:
-            info.line = line
-            connected = self._core.connected.get(info.call_id)
-            if connected is not None:
-                connected.line = line
-        info.language = values.get("ACD_LANG") or info.language
-        with contextlib.suppress(ValueError):
-            info.enqueued_at = float(values.get("ACD_ENQUEUED_AT", ""))
-        try:
-            row = await self._recording_rows.get(info.call_id)
-        except Exception as exc:  # a busy database: the row is closed at the next start
-            log.warning("adopt_recording_failed", call_id=info.call_id, error=str(exc))
-            return
-        if row is None or row.size is not None:  # not recorded, or already measured
-            return
-        info.recording = Path(row.path)
-        if info.call_id not in self._book.calls:  # it ended while we asked: finish it now
-            self._recordings.ended(info.call_id, True)
 
     async def _account_unseen_ends(self, live: set[str]) -> None:
         """Calls queued before this engine started that ended unseen count as abandoned.

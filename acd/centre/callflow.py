@@ -16,7 +16,7 @@ from acd.centre.pipeline import Pipeline
 from acd.centre.tasks import retry_while_busy
 from acd.core.agents import Agent, AgentState, AgentStatus, NotReadyReason, Role
 from acd.core.calls import CallInfo
-from acd.core.commands import NoteValue
+from acd.core.commands import CallAbandoned, NoteValue
 from acd.core.peak import PeakLevel
 from acd.core.queueing import NoSuchAgent
 from acd.phones import own_endpoint
@@ -91,6 +91,11 @@ class CallCentre:
         )
         self._p.handle(call)
         live.publish_queue()
+
+    def left_while_queued(self, call_id: str, line: str, since: float) -> None:
+        """The caller hung up as the IVR queued them, before they waited: an abandon."""
+        now = self._p.clock()
+        self._p.handle([CallAbandoned(call_id, line, max(0.0, now - since), None, now)])
 
     def callback_request(self, call_id: str, line: str, number: str) -> str:
         """The caller asked to be called back at ``number``; returns the request's id."""

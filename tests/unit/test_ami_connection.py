@@ -176,3 +176,19 @@ def test_a_link_cut_while_the_snapshot_is_applied_reconnects_and_never_freezes_t
     thread.join(timeout=15)
     assert not thread.is_alive(), "the event loop froze after the link was cut mid-resync"
     assert outcome == {"up": True, "connections": 2, "lost": 1, "ping": True}
+
+
+async def test_a_dropped_link_is_told_to_the_engine_but_a_clean_stop_is_not():
+    async with AmiReplayServer(load("login_and_snapshot.ami")) as pbx:
+        engine, ami = await connected_engine(pbx.port)
+        lost: list[str] = []
+        ami.on_lost(lost.append)
+        try:
+            pbx.cut()
+            await until(lambda: len(lost) == 1)
+            assert "connection lost" in lost[0]
+            await until(lambda: ami.up)
+        finally:
+            await ami.close()
+            await engine.stop()
+        assert len(lost) == 1  # stopping acd is no outage (no alarm on the way out)

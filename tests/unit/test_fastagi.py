@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from acd.agi.ivr_route import IvrRoute
 from acd.agi.server import AgiHangup, AgiRequest, AgiTimeout, FastAgiServer
+from acd.prompts import PromptLibrary
 from acd.settings import FastAgiSettings
+from ivr.tree import load_tree
+from tests.apiapp import api_app
+from tests.e2e.centre import tree_with
 
 HEADERS = (
     "agi_network: yes\nagi_network_script: {route}\nagi_request: agi://127.0.0.1/{route}\n"
@@ -129,3 +135,39 @@ async def test_sync_handlers_are_refused(server):
 
     with pytest.raises(TypeError, match="needs an async handler"):
         server.add_route("ivr", sync_handler)
+
+
+async def test_a_caller_who_hangs_up_as_the_ivr_queues_them_counts_as_abandoned(server, tmp_path):
+    # The caller presses 2 (tour) and is gone the moment "please hold" plays: the IVR
+    # has queued them (offered), so the call must count, as abandoned, not vanish.
+    async with api_app(tmp_path) as (_, services, _):
+        services.centre.log_in("1001")  # someone takes tour calls: the human is offered
+        tree = load_tree(tree_with(tmp_path / "open.toml"))  # open round the clock
+        route = IvrRoute(tree, PromptLibrary(tmp_path / "p"), services.centre, "en", time.time)
+        server.add_route("ivr", route.__call__)
+        await server.start()
+        reader, writer = await open_session(server, "ivr")
+        while True:
+            command = (await reader.readline()).decode()
+            if "main_menu" in command:
+                answer = b"200 result=50 endpos=800\n"  # "2" pressed during the menu
+            elif command.startswith("SET VARIABLE ACD_LINE"):
+                answer = b"HANGUP\n511 result=-1 Command Not Permitted on a dead channel\n"
+            else:
+                answer = b"200 result=0 endpos=800\n"
+            writer.write(answer)
+            await writer.drain()
+            if answer.startswith(b"HANGUP"):
+                break
+        await until_true(lambda: services.live.today().counts.abandoned == 1)
+        counts = services.live.today().counts
+        assert (counts.offered, counts.answered, counts.abandoned) == (1, 0, 1)
+        assert "1795433747.1" not in services.pipeline.core.waiting
+        await services.pipeline.stop()
+
+
+async def until_true(check, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "not in time"
+        await asyncio.sleep(0.02)
