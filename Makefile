@@ -39,3 +39,4 @@ bench: bootstrap
 	$(PY) -m bench.ready_to_ring 60
 	$(PY) -m bench.api_load 50 20
 	$(PY) -m bench.reports 1000
+	$(PY) -m bench.chaos --minutes 10

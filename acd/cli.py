@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import structlog
 from acd.app import StartupError, load_call_flow, serve
 from acd.auth import hash_password
 from acd.logs import configure_logging
+from acd.phones import PhoneDirectoryUnavailable, PhoneNotKept
 from acd.settings import ConfigError, Settings, load_settings
 from acd.storage.db import create_engine, migrate
 from acd.storage.users import UserStore
@@ -60,8 +62,8 @@ async def _set_user(
         if role == "admin":
             await phones.remove(job_number)
             return None
-        if await phones.has_phone(job_number):
-            return None
+        if not phones.keeps_phone_of(job_number) or await phones.has_phone(job_number):
+            return None  # acd keeps no phones here, or this one has its secret already
         return await phones.issue_secret(job_number)
     finally:
         await engine.dispose()
@@ -75,11 +77,12 @@ async def _phone_secrets(
         await migrate(engine)
         roles = {u.job_number: u.role for u in await UserStore(engine).all()}
         roles |= {a.job_number: a.role for a in settings.agents}
-        wanted = job_numbers or sorted(j for j, r in roles.items() if r != "admin")
+        phones = phone_book(settings, engine, time.time)
+        everyone = sorted(j for j, r in roles.items() if r != "admin" and phones.keeps_phone_of(j))
+        wanted = job_numbers or everyone
         unknown = [j for j in wanted if roles.get(j, "admin") == "admin"]
         if unknown:
             raise ValueError(f"not an agent or supervisor: {', '.join(unknown)}")
-        phones = phone_book(settings, engine, time.time)
         issued = {}
         for job_number in wanted:
             if missing_only and await phones.has_phone(job_number):
@@ -93,9 +96,12 @@ async def _phone_secrets(
 def _phone_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         issued = asyncio.run(_phone_secrets(settings, args.job_numbers, args.missing_only))
-    except ValueError as exc:
+    except (ValueError, PhoneNotKept) as exc:
         print(f"acd: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    except PhoneDirectoryUnavailable as exc:
+        print(f"acd: {exc}", file=sys.stderr)
+        return EXIT_START_FAILED
     for job_number, secret in issued.items():
         # Shown this once: acd keeps only its digest.
         print(f"phone secret for {job_number} (PJSIP/{job_number}): {secret}")
@@ -103,6 +109,9 @@ def _phone_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _user_command(settings: Settings, args: argparse.Namespace) -> int:
+    if not re.fullmatch(r"[0-9]{2,16}", args.job_number):
+        print(f"acd: a job number is 2-16 digits, not {args.job_number!r}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     password = os.environ.get("ACD_USER_PASSWORD")
     if password is None:
         password = (
@@ -113,7 +122,11 @@ def _user_command(settings: Settings, args: argparse.Namespace) -> int:
     if len(password) < 8:
         print("acd: the password must have at least 8 characters", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    secret = asyncio.run(_set_user(settings, args.job_number, args.role, args.name, password))
+    try:
+        secret = asyncio.run(_set_user(settings, args.job_number, args.role, args.name, password))
+    except PhoneDirectoryUnavailable as exc:
+        print(f"acd: {exc}", file=sys.stderr)
+        return EXIT_START_FAILED
     print(f"acd: user {args.job_number} ({args.role}) saved")
     if secret is not None:  # shown this once: acd keeps only its digest
         print(f"phone secret for {args.job_number} (PJSIP/{args.job_number}): {secret}")

@@ -34,6 +34,10 @@ class NotAllowedPhone(Exception):
     """An agent asked to log in at a phone no admin allowed for them."""
 
 
+class PhoneNotKept(Exception):
+    """acd keeps no phone for this agent (no ``[phones] directory``, or a pjsip.conf phone)."""
+
+
 def sip_digest(name: str, realm: str, secret: str) -> str:
     """MD5 of "name:realm:secret": what SIP digest authentication checks (RFC 2617's HA1)."""
     return hashlib.md5(f"{name}:{realm}:{secret}".encode()).hexdigest()
@@ -65,8 +69,25 @@ class PhoneBook:
         """The agent's own phone: as configured, else PJSIP/<job number>."""
         return self._home.get(job_number, own_endpoint(job_number))
 
+    def keeps_phone_of(self, job_number: str) -> bool:
+        """Whether acd keeps this agent's phone: a directory is set and it is PJSIP/<job>."""
+        return self._directory is not None and self.home_of(job_number) == own_endpoint(job_number)
+
     async def issue_secret(self, job_number: str) -> str:
-        """A new secret for the agent's own phone, returned once (the old one stops at once)."""
+        """A new secret for the agent's own phone, returned once (the old one stops at once).
+
+        All or nothing: if Asterisk's directory cannot be written, the old
+        secret stays in force and nothing is shown.
+        """
+        if self._directory is None:
+            raise PhoneNotKept(
+                "acd keeps no phones: set [phones] directory to the file Asterisk reads"
+            )
+        home = self.home_of(job_number)
+        if home != own_endpoint(job_number):
+            raise PhoneNotKept(
+                f"agent {job_number}'s phone is {home}, configured in pjsip.conf, not by acd"
+            )
         secret = secrets.token_urlsafe(SECRET_BYTES)
         row = PhoneRow(
             name=job_number,
@@ -75,8 +96,16 @@ class PhoneBook:
             digest=sip_digest(job_number, self._realm, secret),
             changed_at=self._clock(),
         )
+        old = await self._store.get(job_number)
         await self._store.put(row)
-        await self.publish()
+        try:
+            await self.publish()
+        except PhoneDirectoryUnavailable:
+            if old is None:
+                await self._store.delete_of(job_number)
+            else:
+                await self._store.put(_copy(old))
+            raise
         log.info("phone_secret_issued", agent=job_number)  # never the secret itself
         return secret
 
@@ -84,18 +113,35 @@ class PhoneBook:
         return await self._store.get(job_number) is not None
 
     async def remove(self, job_number: str) -> None:
-        """The user is gone (or no longer takes calls): their phone stops registering."""
+        """The user is gone (or no longer takes calls): their phone stops registering.
+
+        All or nothing: if the directory cannot be written the phone stays stored.
+        """
+        old = [r for r in await self._store.all() if r.job_number == job_number]
+        hot_desks = await self._store.hot_desks(job_number)
+        if not old and not hot_desks:
+            return
         await self._store.delete_of(job_number)
-        await self.publish()
+        try:
+            await self.publish()
+        except PhoneDirectoryUnavailable:
+            for row in old:
+                await self._store.put(_copy(row))
+            await self._store.set_hot_desks(job_number, hot_desks)
+            raise
 
     async def publish(self) -> None:
         """Write every phone to the directory Asterisk reads (if acd keeps the phones)."""
         if self._directory is None:
             return
-        phones = [DirectoryPhone(r.name, r.realm, r.digest) for r in await self._store.all()]
+        store = self._store
+
+        async def stored() -> list[DirectoryPhone]:
+            return [DirectoryPhone(r.name, r.realm, r.digest) for r in await store.all()]
+
         try:
-            await self._directory.write(phones)
-        except (OSError, sqlite3.Error) as exc:
+            await self._directory.write_latest(stored)
+        except (OSError, sqlite3.Error, KeyError) as exc:
             log.error("phone_directory_failed", path=str(self._directory.path), error=str(exc))
             raise PhoneDirectoryUnavailable(
                 f"cannot write the phone directory {self._directory.path}: {exc}"
@@ -119,3 +165,14 @@ class PhoneBook:
         allowed = sorted(set(endpoints) - {self.home_of(job_number)})
         await self._store.set_hot_desks(job_number, allowed)
         return allowed
+
+
+def _copy(row: PhoneRow) -> PhoneRow:
+    """A detached copy of a stored phone, to put back."""
+    return PhoneRow(
+        name=row.name,
+        job_number=row.job_number,
+        realm=row.realm,
+        digest=row.digest,
+        changed_at=row.changed_at,
+    )

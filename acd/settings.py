@@ -229,6 +229,9 @@ class PhoneSettings(_Section):
     # agent's and supervisor's endpoint, auth (a digest of their own secret) and AOR.
     # Unset: acd keeps no phones (a site that writes pjsip.conf itself).
     directory: Path | None = None
+    # Asterisk's group when it runs as another user than acd: the file is then 0640
+    # and of that group (acd must be a member); unset: 0600, acd's alone.
+    group: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     realm: str = Field(default="acd", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     context: str = Field(default="agents", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     transport: str = Field(default="transport-udp", pattern=r"^[A-Za-z0-9_-]{1,40}$")

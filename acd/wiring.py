@@ -101,7 +101,8 @@ def phone_book(settings: Settings, db: AsyncEngine, clock: Callable[[], float]) 
     p = settings.phones
     directory = None
     if p.directory is not None:
-        directory = PhoneDirectory(p.directory, PhoneProfile(p.context, p.transport, p.codecs))
+        profile = PhoneProfile(p.context, p.transport, p.codecs)
+        directory = PhoneDirectory(p.directory, profile, p.group)
     home = {a.job_number: a.endpoint for a in settings.agents}
     return PhoneBook(PhoneStore(db), directory, p.realm, clock, home)
 

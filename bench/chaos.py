@@ -67,7 +67,9 @@ class CallRecord:
     score: int | None = None  # the key they pressed for the survey
     thanked: bool = False  # heard the survey's thanks: their rating was taken
     hung_up_themselves: bool = False
+    stranded: bool = False  # waited MAX_CALL_SECONDS unserved (or stuck in the IVR): our fault
     ended: bool = False
+    ended_at: float | None = None
     killed_by_asterisk: bool = False  # Asterisk died or restarted while they were on
 
 
@@ -154,17 +156,24 @@ async def play_caller(record: CallRecord, router: EventRouter, rng: random.Rando
         except TimeoutError:
             if time.monotonic() >= deadline and not record.ended:
                 record.hung_up_themselves = True  # gives up (or is done waiting)
+                # A caller who would have waited was never served: the hotline lost them.
+                out_of_patience = record.patience is not None and waiting_since is not None
+                record.stranded = not out_of_patience
                 with contextlib.suppress(AmiError, AssertionError, OSError):
                     await asyncio.wait_for(caller.hang_up(), 30)
-                record.ended = True
+                record.ended, record.ended_at = True, time.monotonic()
             continue
         if event.name == "Hangup":
-            record.ended = True
+            record.ended, record.ended_at = True, event.at
             break
         heard = played(event)
         if heard is None:
             continue
         keys = heard.keys
+        if "welcome" in keys:
+            # The hotline starts again from the top (acd restarted before queueing them for
+            # good): they are not waiting in the queue any more until they choose again.
+            record.queued, waiting_since = False, None
         if "main_menu" in keys:
             later(first_key, rng.uniform(0.3, 1.0))
         elif sub_menu is not None and sub_menu in keys:
@@ -193,6 +202,7 @@ class Chaos:
         self.result = Result(minutes)
         self._inconsistent_since: dict[str, float] = {}
         self._scripts: list[asyncio.Task[None]] = []
+        self._restarts: list[tuple[float, float]] = []  # when Asterisk itself was down
 
     async def run(
         self, faults: list[str] | None = None, fault_every: tuple[float, float] = (15, 40)
@@ -207,23 +217,24 @@ class Chaos:
             phones = await self._phones(asterisk)
             for job in AGENTS:
                 await centre.agent_logged_in(job)
-            stop = asyncio.Event()
+            stop, judged = asyncio.Event(), asyncio.Event()
             callers = Callers(asterisk)
+            watcher = asyncio.create_task(self._watch_agents(centre, asterisk, judged))
             tasks = [
                 asyncio.create_task(self._place_calls(callers, router, stop)),
                 asyncio.create_task(
                     self._inject(centre, proxy, asterisk, stop, faults, fault_every)
                 ),
-                asyncio.create_task(self._watch_agents(centre, asterisk, stop)),
             ]
             try:
                 await asyncio.sleep(self.minutes * 60)
             finally:
                 stop.set()
-                for task in tasks[1:]:
-                    await task  # faults end (Asterisk thawed, links back) before judging
+                await tasks[1]  # faults end (Asterisk thawed, links back) before judging
                 await tasks[0]
             await self._drain(asterisk)
+            judged.set()  # agents are watched through the drain too
+            await watcher
             lead = await self._lead(centre)
             await self._judge(lead, asterisk)
             for phone in phones:
@@ -281,7 +292,7 @@ class Chaos:
     async def _place_calls(
         self, callers: Callers, router: EventRouter, stop: asyncio.Event
     ) -> None:
-        scripts: list[asyncio.Task[None]] = []
+        scripts = self._scripts
         n = 0
         while not stop.is_set():
             n += 1
@@ -338,11 +349,10 @@ class Chaos:
             await asyncio.sleep(10)
             await asterisk.thaw()
         elif fault == "asterisk_restart":
-            for record in self.records:
-                if not record.ended:
-                    record.killed_by_asterisk = True
+            began = time.monotonic()
             await asterisk.stop()
             await asterisk.start()
+            self._restarts.append((began, time.monotonic() + 2))
         elif fault == "db_lock":
             async with DatabaseLock(self.workdir / "acd.db"):
                 await asyncio.sleep(20)
@@ -388,8 +398,15 @@ class Chaos:
     async def _judge(self, lead: Api, asterisk: Asterisk) -> None:
         r = self.result
         for record in self.records:
+            if any(
+                a <= (record.ended_at or 0) <= b
+                or (record.started <= b and (record.ended_at or b) >= a)
+                for a, b in self._restarts
+            ):
+                record.killed_by_asterisk = True  # Asterisk died while they were on
+        for record in self.records:
             done = record.thanked or record.hung_up_themselves or record.killed_by_asterisk
-            if record.ended and not done:
+            if (record.ended and not done) or (record.stranded and not record.killed_by_asterisk):
                 r.dropped.append(record.caller.call_id)
         expected = {
             "offered": sum(1 for x in self.records if x.queued or x.greeted),

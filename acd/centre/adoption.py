@@ -12,6 +12,9 @@ again. A call still talking keeps its caller's call id.
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import structlog
 
 from acd.ami.calls import WAIT_CONTEXT
@@ -67,6 +70,7 @@ class Adoption:
         self._tracking = tracking
         self._recordings = recordings
         self._channels = channels
+        self._recording_rows = recording_rows
         self._talking = TalkingCalls(pipeline, tree, events, recordings, recording_rows, channels)
         self._talking_before_restart: dict[str, float] = {}
         self._first_resync = True
@@ -139,6 +143,7 @@ class Adoption:
             except Exception:
                 log.exception("vanished_channel_failed", channel=call_id)
         self._p.tasks.spawn(self._recordings.close_orphans(self.live_channels), "acd-rec")
+        self._p.tasks.spawn(self._follow_live_recordings(), "acd-rec")
         if self._first_resync:  # calls that ended while no engine was running
             self._first_resync = False
             self._p.tasks.spawn(self._account_unseen_ends(self.live_channels), "acd-account")
@@ -183,6 +188,33 @@ class Adoption:
                 log.info("stale_leg_hung_up", leg=uid, channel=channel.name)
                 self._p.tasks.spawn(self._p.executor.hang_up_leg(uid), "acd-stale-leg")
         self._book.cancelled.intersection_update(by_id)
+
+    async def _follow_live_recordings(self) -> None:
+        """Recordings still running on a live call: the call's end measures them.
+
+        After a restart, a caller rating the call (the agent hung up while no
+        engine ran) or taken back as waiting after a transfer is still being
+        recorded; the engine follows the call so that its hang-up finishes the
+        recording, instead of leaving it open until the next start.
+        """
+        try:
+            rows = await self._recording_rows.open_ones()
+        except Exception as exc:  # a busy database: closed at the next start instead
+            log.warning("live_recordings_not_followed", error=str(exc))
+            return
+        for row in rows:
+            channel = self._channels.get(row.call_id)
+            info = self._book.calls.get(row.call_id)
+            if channel is None:
+                if row.call_id in self.live_channels:  # it ended while we read
+                    self._recordings.ended(row.call_id, True)
+                continue
+            if info is not None:
+                info.recording = info.recording or Path(row.path)
+            elif channel.context != WAIT_CONTEXT:  # (a waiting caller is taken back whole)
+                self._book.calls[row.call_id] = CallInfo(
+                    row.call_id, row.line, "en", row.caller, recording=Path(row.path)
+                )
 
     async def _account_unseen_ends(self, live: set[str]) -> None:
         """Calls queued before this engine started that ended unseen count as abandoned.
@@ -250,6 +282,10 @@ class Adoption:
                 enqueued_at,
             )
             self._book.calls[info.call_id] = info
+            with contextlib.suppress(Exception):  # a transferred caller's recording goes on
+                row = await self._recording_rows.get(info.call_id)
+                if row is not None and row.size is None:
+                    info.recording = Path(row.path)
             found.append(WaitingCall(info.call_id, line, enqueued_at, caller=info.caller_number))
         # One may have hung up while we asked about the others: no ghosts.
         gone = [c for c in found if c.call_id not in self._channels]

@@ -70,7 +70,9 @@ class TalkingCalls:
             if channel is None or channel.uniqueid in self._book.legs:
                 continue
             caller = _bridged_caller(channel, live)
-            if job_number not in talking_before and caller is None:
+            if job_number not in talking_before and (
+                caller is None or status.state is AgentState.LOGGED_OUT
+            ):
                 continue  # not on a call of ours (or not one we can take back)
             self._take_back(job_number, channel, caller, talking_before.get(job_number, now))
 

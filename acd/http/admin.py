@@ -13,6 +13,7 @@ from acd.http.errors import BadRequest, Forbidden, NotFound, json_body
 from acd.http.plumbing import API, USER, Body, Route
 
 ENDPOINT = re.compile(r"PJSIP/[A-Za-z0-9_.-]{1,40}")
+JOB_NUMBER = re.compile(r"[0-9]{2,16}")  # ASCII digits: it names a phone (PJSIP/<job>)
 
 
 class UserBody(Body):
@@ -64,7 +65,7 @@ async def list_users(request: web.Request) -> web.Response:
 async def put_user(request: web.Request) -> web.Response:
     actor = _admin(request)
     job_number = request.match_info["job_number"]
-    if not job_number.isdigit() or len(job_number) > 16:
+    if not JOB_NUMBER.fullmatch(job_number):
         raise NotFound(f"a job number is digits only, not {job_number!r}")
     body = UserBody.model_validate(await json_body(request))
     ctx = request.app[API]
@@ -78,7 +79,8 @@ async def put_user(request: web.Request) -> web.Response:
     else:
         # A new agent takes calls at once, on a phone of their own (its secret shown once).
         ctx.centre.add_agents([(job_number, body.name, body.role)])
-        if not await ctx.phones.has_phone(job_number):
+        kept = ctx.phones.keeps_phone_of(job_number)
+        if kept and not await ctx.phones.has_phone(job_number):
             answer |= await _new_phone_secret(request, actor, job_number)
     return web.json_response(answer)
 
@@ -94,8 +96,9 @@ async def new_phone_secret(request: web.Request) -> web.Response:
     """A new secret for an agent's own phone (shown once; the old one stops at once)."""
     actor = _admin(request)
     job_number = request.match_info["job_number"]
-    user = await request.app[API].users.get(job_number)
-    if user is None or user.role == "admin":
+    ctx = request.app[API]
+    user = await ctx.users.get(job_number)
+    if (user is None or user.role == "admin") and not ctx.centre.is_agent(job_number):
         raise NotFound(f"no agent or supervisor {job_number}")
     return web.json_response(
         {"job_number": job_number, **await _new_phone_secret(request, actor, job_number)}
@@ -130,10 +133,11 @@ async def delete_user(request: web.Request) -> web.Response:
     actor = _admin(request)
     job_number = request.match_info["job_number"]
     ctx = request.app[API]
-    if not await ctx.users.delete(job_number):
+    if await ctx.users.get(job_number) is None:
         raise NotFound(f"no user {job_number}")
+    await ctx.phones.remove(job_number)  # first: their phone stops registering (or 503)
+    await ctx.users.delete(job_number)
     ctx.auth.forget_user(job_number)
-    await ctx.phones.remove(job_number)  # their phone stops registering at once
     ctx.centre.leave(job_number)
     await ctx.users.audit(ctx.clock(), actor, "user_deleted", job_number)
     return web.json_response({"deleted": job_number})

@@ -19,7 +19,7 @@ from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotCon
 from acd.auth import AuthError
 from acd.core.agents import TransitionRefused
 from acd.core.queueing import NoSuchAgent, NoSuchCall, Refused
-from acd.phones import NotAllowedPhone, PhoneDirectoryUnavailable
+from acd.phones import NotAllowedPhone, PhoneDirectoryUnavailable, PhoneNotKept
 from acd.recordings import NoSuchRecording, RecordingDenied, RecordingGone
 from acd.storage.followups import AlreadyRegistered, NoSuchTicket
 from recording.policy import RecordingRefused
@@ -95,6 +95,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     RecordingGone: (410, "recording_gone"),
     NoSuchRecording: (404, "no_such_recording"),
     NotAllowedPhone: (403, "phone_not_allowed"),
+    PhoneNotKept: (409, "phone_not_kept"),
     PhoneDirectoryUnavailable: (503, "phone_directory_unavailable"),
 }
 

@@ -24,7 +24,10 @@ def create_engine(url: str, *, busy_timeout: float = 15.0) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
+        # No row values in errors or logs: they hold phone digests and callers' numbers.
+        engine = create_async_engine(
+            url, connect_args={"timeout": busy_timeout}, hide_parameters=True
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None:
@@ -35,7 +38,7 @@ def create_engine(url: str, *, busy_timeout: float = 15.0) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _alembic_config(connection: Connection) -> Config:

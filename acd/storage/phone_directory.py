@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import grp
 import os
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 ENDPOINT_COLUMNS = (
     "id",
@@ -54,27 +58,76 @@ class PhoneProfile:
     codecs: str
 
 
+LOCK_WAIT_SECONDS = 10.0
+
+
 class PhoneDirectory:
     """Writes the phones into the SQLite file Asterisk's PJSIP realtime reads."""
 
-    def __init__(self, path: Path, profile: PhoneProfile) -> None:
+    def __init__(self, path: Path, profile: PhoneProfile, group: str | None = None) -> None:
         self.path = path
         self._profile = profile
+        self._group = group  # Asterisk's group, when it runs as another user than acd
         self._lock = asyncio.Lock()
 
     async def write(self, phones: Sequence[DirectoryPhone]) -> None:
         """Make the directory hold exactly these phones (one transaction, off the loop)."""
+        await self.write_latest(_constant(list(phones)))
+
+    async def write_latest(self, read: Callable[[], Awaitable[list[DirectoryPhone]]]) -> None:
+        """Read the phones and write them, as one step against any other writer.
+
+        The daemon and the `acd` command may both publish; each reads the
+        phones only once it holds the directory's lock, so an older reading can
+        never be written over a newer one (a deleted phone coming back).
+        """
         async with self._lock:
-            await asyncio.to_thread(_write, self.path, self._profile, list(phones))
+            lock = await asyncio.to_thread(_lock_file, self.path)
+            try:
+                phones = await read()
+                await asyncio.to_thread(_write, self.path, self._profile, phones, self._group)
+            finally:
+                lock.close()  # releases the flock
 
 
-def _write(path: Path, profile: PhoneProfile, phones: list[DirectoryPhone]) -> None:
+def _constant(phones: list[DirectoryPhone]) -> Callable[[], Awaitable[list[DirectoryPhone]]]:
+    async def read() -> list[DirectoryPhone]:
+        return phones
+
+    return read
+
+
+def _lock_file(path: Path) -> TextIO:
+    """An exclusive lock beside the directory (another process publishing waits)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(f"{path}.lock", "a")
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise OSError(f"{path}.lock is held by another writer") from None
+            time.sleep(0.05)
+
+
+def _protect(path: Path, group: str | None) -> None:
+    """Digests are as good as secrets: owner only, or owner and Asterisk's group."""
+    if group is not None:
+        os.chown(path, -1, grp.getgrnam(group).gr_gid)
+    os.chmod(path, 0o640 if group is not None else 0o600)
+
+
+def _write(
+    path: Path, profile: PhoneProfile, phones: list[DirectoryPhone], group: str | None
+) -> None:
     if not path.exists():
-        # The file holds password digests: readable by its owner (Asterisk runs as root
-        # in the bundled chroot; a site gives the file to Asterisk's user) only.
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
+    # Whoever created it (Asterisk opens it at start), it is kept from other users.
+    _protect(path, group)
     with contextlib.closing(sqlite3.connect(path, timeout=10, isolation_level=None)) as db:
         db.execute("PRAGMA busy_timeout = 10000")
         for table, columns in (

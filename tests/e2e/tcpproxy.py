@@ -63,7 +63,11 @@ class TcpProxy:
             return
         self.connections += 1
         number = self.connections
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:  # the server is down (e.g. Asterisk restarting): so is this link
+            writer.transport.abort()
+            return
         self._transports += [writer, up_writer]
         for src, dst, upstream in ((reader, up_writer, True), (up_reader, writer, False)):
             task = asyncio.create_task(self._pipe(src, dst, number, upstream))

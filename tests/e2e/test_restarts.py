@@ -74,6 +74,9 @@ async def test_the_survey_waits_in_music_while_the_engine_restarts_and_the_ratin
     lead = await c.login("1901")
     _, tour = await report_line(lead, "tour", lambda r: r["surveys"] == 1)
     assert tour["survey_distribution"]["4"] == 1
+    # The recording ran on through the restart and the rating; the call's end finished it.
+    recording = await lead.finished_recording(caller.call_id)
+    assert recording["complete"] is True and recording["duration_s"] > 3, recording
 
 
 async def test_a_caller_who_hangs_up_while_the_engine_is_down_counts_as_abandoned(

@@ -154,3 +154,47 @@ async def test_acd_user_and_acd_phone_print_a_phone_secret_once_and_keep_only_it
     assert auths["1901"] == f"md5:{sip_digest('1901', 'acd', new_secret)}"
     wrong = await asyncio.to_thread(acd, tmp_path, "phone", "9000")
     assert wrong.returncode == 2 and "not an agent or supervisor: 9000" in wrong.stderr
+
+
+async def test_the_directory_is_kept_from_other_users_and_a_failed_write_changes_nothing(
+    tmp_path,
+):
+    phones_file = tmp_path / "phones" / "acd-phones.db"
+    phones_file.parent.mkdir()
+    phones_file.touch(mode=0o644)  # Asterisk opened (created) it first, readable by all
+    async with api_app(tmp_path, phones={"directory": str(phones_file)}) as (_, services, _):
+        secret = await services.phones.issue_secret("1001")
+        assert stat.S_IMODE(os.stat(phones_file).st_mode) == 0o600
+        before = directory_rows(phones_file)
+        # The directory cannot be written (a folder stands where the file was): the new
+        # secret is refused and the old one stays in force, stored and in the directory.
+        phones_file.unlink()
+        phones_file.mkdir()
+        try:
+            await services.phones.issue_secret("1001")
+        except Exception as exc:
+            assert "phone directory" in str(exc)
+        else:
+            raise AssertionError("a secret was issued that Asterisk never got")
+        phones_file.rmdir()
+        await services.phones.publish()
+        assert directory_rows(phones_file) == before
+        assert before["auths"][0][4] == f"md5:{sip_digest('1001', 'acd', secret)}"
+
+
+async def test_without_a_phone_directory_acd_phone_says_acd_keeps_no_phones(tmp_path):
+    config = tmp_path / "acd.toml"
+    config.write_text(
+        f'[ami]\nsecret = "x"\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/acd.db"\n'
+        '[[agents]]\njob_number = "1001"\nname = "Li Na"\nendpoint = "PJSIP/1001"\n'
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [ACD, "phone", "1001", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "acd keeps no phones" in done.stderr
+    bad = await asyncio.to_thread(acd, tmp_path, "user", "10x1", password="long-enough")
+    assert bad.returncode == 2 and "2-16 digits" in bad.stderr
