@@ -142,6 +142,7 @@ class AmiExecutor(AmiCallControl):
         match command:
             case ConnectCall():
                 done = await self._read(command.call_id, "ACD_NEXT") == "connected"
+                await self._recording_after(command.call_id, done)
             case TransferCall():
                 done = await self._read(command.call_id, "ACD_WAITING") == "1"
                 info = self._book.calls.get(command.call_id)
@@ -164,6 +165,20 @@ class AmiExecutor(AmiCallControl):
         if not done:
             self._forget(command)
         return done
+
+    async def _recording_after(self, call_id: str, put_through: bool) -> None:
+        """A connect found done keeps the recording its dialplan started; one not done
+        leaves no file name on the channel for a later connect to record into."""
+        info = self._book.calls.get(call_id)
+        if info is None:
+            return
+        if not put_through:
+            await self.recorder.unprepare(info)
+            return
+        if info.recording is None:
+            path = self.recorder.local_path(await self._read(call_id, "ACD_RECORDING"))
+            if path is not None:
+                self.recorder.started(info, path)
 
     async def _still_held(self, call_id: str, held: bool) -> None:
         """A transfer that did not happen: a caller on hold is still on hold with the agent."""
@@ -267,8 +282,10 @@ class AmiExecutor(AmiCallControl):
         recording = await self.recorder.prepare_on_connect(info)
         try:
             await self._redirect(c.call_id, "connect")
-        except AmiError:
-            if recording is not None:
+        except AmiError as exc:
+            # Unanswered, it may have happened (and the dialplan started the
+            # recording): ``verify`` finds out and settles the recording too.
+            if recording is not None and not _maybe_done(exc):
                 await self.recorder.unprepare(info)
             raise
         if recording is not None:

@@ -7,6 +7,7 @@ Asterisk refuses raises, so the API answers with what went wrong.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from recording.policy import (
     RecordingState,
     next_state,
 )
+
+# How long a transfer waits for Asterisk to confirm the call it moves was put through.
+CONFIRM_WAIT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +78,23 @@ class CallControl:
             raise NoSuchCall(f"no live call {call_id}")
         await self._executor.hang_up_call(call_id)
 
-    def transfer(
+    async def transfer(
         self, job_number: str, *, line: str | None = None, to_agent: str | None = None
     ) -> str:
-        """Blind transfer of the agent's current call to a line or a person; returns the call id."""
+        """Blind transfer of the agent's current call to a line or a person; returns the call id.
+
+        An agent may send the caller on while the greeting still plays, before
+        Asterisk's answer to the put-through has reached the engine: the
+        transfer waits for that answer (a few seconds at most) instead of
+        refusing.
+        """
         status = self._core.status(job_number)
         if status.state is not AgentState.TALKING or status.call_id is None:
             raise Refused(f"agent {job_number} is not on a call")
         if line is not None and line not in self._tree.lines:
             raise Refused(f"no line '{line}' (lines: {', '.join(self._tree.lines)})")
         call_id = status.call_id
+        await self._put_through(call_id)
         info = self._p.book.calls.get(call_id)
         if info is not None and info.held:
             # A held caller is transferred: no longer on hold (the old agent's parked
@@ -98,6 +109,16 @@ class CallControl:
         self._p.handle(self._core.transfer(call_id, now, line=line, to_agent=to_agent))
         self._p.live.publish_queue()
         return call_id
+
+    async def _put_through(self, call_id: str) -> None:
+        """Wait until Asterisk confirmed the call was put through, or it is no longer connected."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONFIRM_WAIT
+        while loop.time() < deadline:
+            call = self._core.connected.get(call_id)
+            if call is None or call.confirmed:
+                return
+            await asyncio.sleep(0.05)
 
     def dial_out(self, job_number: str, number: str) -> str:
         """Click-to-dial an outside number from the agent's phone; returns the call id."""

@@ -127,7 +127,7 @@ async def transfer(request: web.Request) -> web.Response:
     job_number = agent_target(request)
     body = TransferBody.model_validate(await json_body(request))
     control = request.app[API].control
-    call_id = control.transfer(job_number, line=body.to_line, to_agent=body.to_agent)
+    call_id = await control.transfer(job_number, line=body.to_line, to_agent=body.to_agent)
     await audit_if_intervention(request, "force_transfer", job_number, **body.model_dump())
     return web.json_response(
         {"call_id": call_id, **body.model_dump(), **agent_json(request, job_number)}

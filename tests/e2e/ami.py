@@ -69,9 +69,19 @@ class Ami:
         self.events: list[Event] = []
 
     async def connect(self, timeout: float = 10) -> None:
+        """Log in (again): a connection Asterisk dropped is closed first, a failed one too."""
+        await self.close()
         self._reader, self._writer = await asyncio.wait_for(
             asyncio.open_connection("127.0.0.1", self.port), timeout
         )
+        try:
+            await self._login(timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _login(self, timeout: float) -> None:
+        assert self._reader is not None
         await asyncio.wait_for(self._reader.readline(), timeout)  # "Asterisk Call Manager/..."
         self._task = asyncio.create_task(self._read(), name="test-ami-reader")
         challenge = await self.action({"Action": "Challenge", "AuthType": "MD5"})
@@ -83,8 +93,9 @@ class Ami:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            with contextlib.suppress(OSError):
-                await self._writer.wait_closed()
+            with contextlib.suppress(OSError, TimeoutError):  # a frozen Asterisk reads nothing
+                await asyncio.wait_for(self._writer.wait_closed(), 2)
+            self._writer.transport.abort()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

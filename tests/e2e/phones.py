@@ -86,6 +86,20 @@ class Phone:
 
         sip.callCallback = on_message
 
+        # pyVoIP's receive loop makes its socket blocking again after the lock is
+        # released; a phone closed at that moment raises in that thread. Only then
+        # is it ignored.
+        receive = sip.recv_loop
+
+        def recv_loop() -> None:
+            try:
+                receive()
+            except OSError:
+                if not self._stopped.is_set():
+                    raise
+
+        sip.recv_loop = recv_loop
+
     async def start(self, timeout: float = 15) -> None:
         """Register, and wait until Asterisk lists this very phone as the contact."""
         await asyncio.to_thread(self._phone.start)

@@ -6,6 +6,7 @@ call tracking, as they do in the daemon.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from panoramisk.message import Message
@@ -50,7 +51,7 @@ async def test_the_first_agent_hanging_up_late_after_a_transfer_leaves_the_new_a
         book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")  # as the executor rang it
         feed(services, answered("leg-1"))
         put_through(services, "c1", "1001", "tour")
-        services.control.transfer("1001", line="cruise")
+        await services.control.transfer("1001", line="cruise")
         book.legs["leg-2"] = AgentLeg("leg-2", "c1", "1002")
         feed(services, answered("leg-2"))
         put_through(services, "c1", "1002", "cruise")
@@ -62,6 +63,27 @@ async def test_the_first_agent_hanging_up_late_after_a_transfer_leaves_the_new_a
         assert core.connected["c1"].job_number == "1002"
         feed(services, hangup("leg-2"))  # 1002 hangs up: their after-call work
         assert core.status("1002").state is AgentState.AFTER_CALL
+        await services.pipeline.stop()
+
+
+async def test_a_transfer_during_the_greeting_waits_for_asterisks_answer_to_the_put_through(
+    tmp_path,
+):
+    async with api_app(tmp_path) as (_, services, _):
+        centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
+        for job_number in ("1001", "1002"):
+            centre.log_in(job_number)
+            centre.ready(job_number)
+        centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
+        book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
+        feed(services, answered("leg-1"))  # the greeting plays; Asterisk's answer is on its way
+        transfer = asyncio.create_task(services.control.transfer("1001", line="cruise"))
+        await asyncio.sleep(0.2)
+        assert not transfer.done()  # waiting, not refused
+        put_through(services, "c1", "1001", "tour")
+        assert await asyncio.wait_for(transfer, 2) == "c1"
+        assert core.status("1001").state is AgentState.AFTER_CALL
+        assert "c1" in core.waiting  # for cruise, ahead of new callers
         await services.pipeline.stop()
 
 

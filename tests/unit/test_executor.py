@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from acd.ami.connection import AmiConnection
 from acd.ami.executor import Uncertain
@@ -103,9 +105,14 @@ async def test_a_connect_left_unanswered_is_asked_about_before_anything_is_repai
     # Asterisk answers. Whether it happened is asked once the link is back (the caller's
     # ACD_NEXT): a caller put through is not queued again (nor counted twice), one who was
     # not waits again at their place.
+    # The line records every call: the recording the dialplan started is the call's
+    # (its row stored from the caller's ACD_RECORDING), or no file name is left behind.
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     for after, put_through in (("connect_verified_done.ami", True), ("not_done", False)):
         second = after if put_through else "connect_verified_not_done.ami"
-        async with AmiReplayServer(load("connect_unanswered.ami"), load(second)) as pbx:
+        file = tmp_path / str(put_through) / "recordings" / today / "c1.wav"
+        verified = [b.replace("@RECORDING@", str(file)) for b in load(second)]
+        async with AmiReplayServer(load("connect_unanswered.ami"), verified) as pbx:
             ami = {
                 "port": pbx.port,
                 "secret": "s3cret",
@@ -129,14 +136,24 @@ async def test_a_connect_left_unanswered_is_asked_about_before_anything_is_repai
                     outcome = await p.executor.execute(ConnectCall("c1", "1001", "tour"))
                     assert isinstance(outcome, Uncertain), outcome
                     await p.settle(outcome)
+                    store = services.recordings.store
                     if put_through:
                         assert p.core.connected["c1"].confirmed and "c1" not in p.core.waiting
                         assert p.live.today().counts.answered == 1
+                        for _ in range(100):  # the row is stored off the call's path
+                            if (row := await store.get("c1")) is not None:
+                                break
+                            await asyncio.sleep(0.02)
+                        assert row is not None and row.path == str(file)
                     else:
                         assert "c1" in p.core.waiting and p.live.today().counts.answered == 0
                         assert p.core.position("c1") == 1
+                        assert await store.get("c1") is None
                 finally:
                     await services.ami.close()
                     await services.engine.stop()
         asked = [(a["Channel"], a["Variable"]) for a in pbx.actions("Getvar")]
         assert ("c1", "ACD_NEXT") in asked  # Asterisk was asked, not assumed
+        if not put_through:
+            cleared = pbx.actions("Setvar")[-1]
+            assert (cleared["Variable"], cleared.get("Value", "")) == ("ACD_RECORD_FILE", "")
