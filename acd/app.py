@@ -28,12 +28,13 @@ from acd.ami.errors import AmiError
 from acd.engine import Engine
 from acd.http.app import build_http_app
 from acd.http.health import Health
+from acd.http.metrics import MetricsEndpoint
 from acd.phones import PhoneDirectoryUnavailable
 from acd.prompts import PromptError, PromptLibrary
 from acd.settings import ConfigError, Settings
 from acd.storage.db import create_engine, migrate
 from acd.systemd import Notifier
-from acd.wiring import Services, build
+from acd.wiring import Services, build, live_sources
 from ivr.speech import CatalogueError, Phrase, load_catalogue
 from ivr.tree import DEFAULT_TREE, IvrTree, TreeError, load_tree
 
@@ -176,7 +177,12 @@ class Daemon:
         self._stack.push_async_callback(services.recordings.stop)
 
         health = Health(self.ami, self.fastagi, self.engine, services.live.alarms)
-        runner = web.AppRunner(build_http_app(services.api, health))
+        scrape = None
+        if s.metrics.enabled:
+            services.metrics.add_live(live_sources(services, self.fastagi))
+            self._spawn(services.metrics.watch_loop_lag(), "acd-loop-lag")
+            scrape = MetricsEndpoint(services.metrics, s.metrics.token)
+        runner = web.AppRunner(build_http_app(services.api, health, scrape))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, s.http.host, s.http.port)

@@ -57,6 +57,7 @@ class DayFigures:
         self._facts: dict[str, list[CallFact]] = {}
         self._calls: dict[str, CallOutcome] = {}
         self.counts = CallCounts()
+        self.lines: dict[str, CallCounts] = {}  # the same calls, per line
 
     def add(self, fact: CallFact) -> None:
         """Take one fact into account (those of other kinds are ignored)."""
@@ -71,9 +72,11 @@ class DayFigures:
             return
         if old is not None:
             self.counts.remove(old, self._rules)
+            self.lines[old.line].remove(old, self._rules)
             del self._calls[key]
         if new is not None:
             self.counts.add(new, self._rules)
+            self.lines.setdefault(new.line, CallCounts()).add(new, self._rules)
             self._calls[key] = new
 
     def as_json(self) -> dict[str, Any]:

@@ -75,6 +75,7 @@ class RecordingService:
         self._zone = zone  # the centre's days
         self._rules = DiskRules(settings.min_free_mb * 1024 * 1024)
         self.disk_full = False
+        self.free_bytes: int | None = None  # at the last disk check
         self._disk_check = Periodic("acd-recording-disk", settings.check_every, self.check_disk)
         self._purger = Periodic("acd-recording-purge", PURGE_EVERY, self._purge)
 
@@ -83,6 +84,7 @@ class RecordingService:
     async def check_disk(self) -> None:
         """Raise the alarm when the recordings disk runs low; clear it when there is room."""
         free = await asyncio.to_thread(self._free_bytes, self._settings.dir)
+        self.free_bytes = free
         full = disk_full(free, self._rules)
         if full == self.disk_full:
             return

@@ -238,6 +238,22 @@ class PhoneSettings(_Section):
     codecs: str = Field(default="ulaw,alaw", pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")
 
 
+class MetricsSettings(_Section):
+    """The ``[metrics]`` section: Prometheus metrics at ``/metrics`` on the API's address."""
+
+    enabled: bool = True
+    # Empty: no token (the API binds to loopback by default). Set: scrapers send
+    # "Authorization: Bearer <token>" (Prometheus: authorization.credentials).
+    token: str = Field(default="", max_length=200)
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("a metrics token has at least 16 characters")
+        return value
+
+
 class SystemdSettings(_Section):
     """The ``[systemd]`` section: whether acd tells systemd it is ready and stopping."""
 
@@ -262,6 +278,7 @@ class Settings(_Section):
     follow_up: FollowUpSettings = FollowUpSettings()
     reports: ReportSettings = ReportSettings()
     phones: PhoneSettings = PhoneSettings()
+    metrics: MetricsSettings = MetricsSettings()
     systemd: SystemdSettings = SystemdSettings()
 
     @model_validator(mode="after")

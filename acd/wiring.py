@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.aftercall import AfterCall
+from acd.agi.server import FastAgiServer
 from acd.ami.connection import AmiConnection
 from acd.ami.executor import AmiExecutor
 from acd.ami.recorder import Recorder, RecordingDisk
@@ -40,6 +41,7 @@ from acd.core.reports import ReportRules
 from acd.engine import Engine
 from acd.http.plumbing import ApiContext
 from acd.live import LiveFeed
+from acd.metrics import LineNow, LiveSources, Metrics
 from acd.phones import PhoneBook
 from acd.prompts import PromptLibrary
 from acd.recordings import RecordingService
@@ -125,6 +127,7 @@ class Services:
     events: CallEventLog
     phones: PhoneBook
     api: ApiContext
+    metrics: Metrics
 
     async def load(self) -> None:
         """What the centre remembers: admins' skills, agents' states, today's figures, disk.
@@ -179,8 +182,9 @@ def build(
         clock,
         f.sweep_every,
     )
+    metrics = Metrics()
     engine = Engine()
-    ami = AmiConnection(s.ami, engine.on_ami_event)
+    ami = AmiConnection(s.ami, engine.on_ami_event, on_answered=metrics.ami_action)
     engine.bind(ami)
     disk = RecordingDisk()
     recording = RecordingLifecycle(recording_store, core, tasks, clock)
@@ -206,11 +210,20 @@ def build(
         core,
         book,
         executor,
-        FactWriter(FactStore(db), spill_file(s), live.bus, live.alarms, stored_at, clock),
+        FactWriter(
+            FactStore(db),
+            spill_file(s),
+            live.bus,
+            live.alarms,
+            stored_at,
+            clock,
+            on_written=metrics.db_write,
+        ),
         live,
         tasks,
         clock,
         s.acd.tick_interval,
+        observe=metrics.count,
     )
     centre = CallCentre(pipeline, tree, aftercall, local_time)
     control = CallControl(pipeline, tree, s.recording.policy_for, disk)
@@ -252,4 +265,35 @@ def build(
         events,
         phones,
         api,
+        metrics,
+    )
+
+
+def live_sources(services: Services, fastagi: FastAgiServer) -> LiveSources:
+    """What ``/metrics`` reads at each scrape, from the running services."""
+    live, core = services.live, services.pipeline.core
+
+    def lines() -> dict[str, LineNow]:
+        snap = live.snapshot()["lines"]
+        today = live.today().lines
+        return {
+            line: LineNow(
+                now["waiting"],
+                now["longest_wait"],
+                today[line].service_level_pct if line in today else None,
+            )
+            for line, now in snap.items()
+        }
+
+    return LiveSources(
+        lines=lines,
+        agent_states=lambda: [s.state for s in core.agents.values()],
+        peak_level=lambda: int(core.peak.level),
+        ami_up=lambda: services.ami.up,
+        ami_connects=lambda: services.ami.connects,
+        fastagi_active=lambda: fastagi.active_sessions,
+        fastagi_served=lambda: fastagi.sessions_served,
+        facts_pending=lambda: services.pipeline.facts_pending,
+        disk_free_bytes=lambda: services.recordings.free_bytes,
+        alarms=lambda: list(live.alarms),
     )

@@ -14,14 +14,16 @@ from typing import Any
 
 from aiohttp import web
 
+from acd.agi.server import FastAgiServer
 from acd.auth import hash_password
 from acd.core.agents import Agent, Role
 from acd.http.app import build_http_app
+from acd.http.metrics import MetricsEndpoint
 from acd.prompts import PromptLibrary
 from acd.settings import Settings
 from acd.storage.db import create_engine, migrate
 from acd.storage.users import UserStore
-from acd.wiring import Services, build
+from acd.wiring import Services, build, live_sources
 from ivr.tree import load_tree
 
 AGENTS = [
@@ -77,7 +79,11 @@ async def api_app(
     prompts = PromptLibrary(settings.prompts.dir, settings.prompts.asterisk_dir)
     services = build(settings, db, load_tree(), prompts, clock=time.time)
     await services.load()
-    app = build_http_app(services.api)
+    # /metrics as the daemon serves it (its FastAGI server not started here).
+    services.metrics.add_live(live_sources(services, FastAgiServer(settings.fastagi)))
+    app = build_http_app(
+        services.api, scrape=MetricsEndpoint(services.metrics, settings.metrics.token)
+    )
     try:
         yield app, services, users
     finally:

@@ -49,9 +49,16 @@ OnLost = Callable[[str], None]
 class AmiConnection:
     """A logged-in AMI link that reconnects by itself and never replays actions."""
 
-    def __init__(self, settings: AmiSettings, on_event: EventSink) -> None:
+    def __init__(
+        self,
+        settings: AmiSettings,
+        on_event: EventSink,
+        *,
+        on_answered: Callable[[str, float], None] | None = None,
+    ) -> None:
         self._settings = settings
         self._on_event = on_event
+        self._on_answered = on_answered  # (action, seconds) for each answered action
         self._on_connected: OnConnected | None = None
         self._on_lost: OnLost | None = None
         self._protocol: Utf8AmiProtocol | None = None
@@ -186,8 +193,12 @@ class AmiConnection:
         self._inflight[action.id] = action
         future = protocol.send(action, as_list=as_list)
         limit = self._settings.action_timeout if timeout is None else timeout
+        sent = time.perf_counter()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), limit)
+            answer = await asyncio.wait_for(asyncio.shield(future), limit)
+            if self._on_answered is not None:
+                self._on_answered(str(fields.get("Action")), time.perf_counter() - sent)
+            return answer
         except TimeoutError:
             protocol.responses.pop(action.id, None)
             raise AmiTimeout(

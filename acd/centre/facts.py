@@ -54,8 +54,11 @@ class FactWriter:
         stored_at: Callable[[], datetime],
         clock: Callable[[], float],
         rules: RetryRules | None = None,
+        *,
+        on_written: Callable[[float], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_written = on_written  # seconds each batch took to store
         self._spill = spill
         self._rejected = spill.with_name(spill.name + ".rejected")
         self._bus = bus
@@ -66,6 +69,11 @@ class FactWriter:
         self._queue: asyncio.Queue[list[Row]] = asyncio.Queue()
         self._in_hand: list[Row] = []  # the batch being written (kept if a stop cancels it)
         self._spilled: bool | None = None  # rows wait in the spill file (None: not looked yet)
+
+    @property
+    def pending(self) -> int:
+        """Facts queued or being written (not those in the spill file)."""
+        return self._queue.qsize() + (1 if self._in_hand else 0)
 
     def put(self, fact: Fact) -> None:
         """Queue one fact (stamped now); it is stored after every fact queued before it."""
@@ -136,7 +144,10 @@ class FactWriter:
         async def write() -> None:
             await self._replay_spill()
             if batch:
+                started = time.perf_counter()
                 await self._store.write(batch)
+                if self._on_written is not None:
+                    self._on_written(time.perf_counter() - started)
                 if batch is self._in_hand:
                     self._in_hand = []  # stored: nothing for a stop to keep
 

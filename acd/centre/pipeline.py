@@ -66,8 +66,11 @@ class Pipeline:
         tasks: ShortTasks,
         clock: Callable[[], float],
         tick_interval: float,
+        *,
+        observe: Callable[[Output], None] | None = None,
     ) -> None:
         self.core = core
+        self._observe = observe  # sees every output first (the metrics' counters)
         self.book = book
         self.executor = executor
         self.live = live
@@ -78,10 +81,17 @@ class Pipeline:
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
         self._runners: list[asyncio.Task[None]] = []
 
+    @property
+    def facts_pending(self) -> int:
+        """Facts waiting to be stored (a busy or unreachable database shows here)."""
+        return self._facts.pending
+
     def handle(self, outputs: Iterable[Output]) -> None:
         """Publish every output; queue commands for Asterisk and facts for storage, in order."""
         queue_changed = False
         for out in outputs:
+            if self._observe is not None:
+                self._observe(out)
             self.live.publish(out)
             match out:
                 case AgentStateChanged() | CallNote():

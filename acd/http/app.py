@@ -11,6 +11,7 @@ from acd.http.aftercall import AFTERCALL_ROUTES
 from acd.http.agents import AGENT_ROUTES
 from acd.http.errors import errors_middleware
 from acd.http.health import HEALTH, Health, healthz
+from acd.http.metrics import METRICS, MetricsEndpoint, metrics
 from acd.http.openapi import ROUTES_KEY, openapi
 from acd.http.plumbing import API, PREFIX, ApiContext, add_routes, auth_middleware
 from acd.http.recordings import RECORDING_ROUTES
@@ -38,12 +39,18 @@ async def wallboard(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WALLBOARD, headers={"Cache-Control": "no-cache"})
 
 
-def build_http_app(api: ApiContext, health: Health | None = None) -> web.Application:
-    """The v1 API, its OpenAPI document, event stream and wallboard; /healthz with ``health``."""
+def build_http_app(
+    api: ApiContext, health: Health | None = None, scrape: MetricsEndpoint | None = None
+) -> web.Application:
+    """The v1 API, its OpenAPI document, event stream and wallboard; /healthz with
+    ``health``, /metrics with ``scrape``."""
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     if health is not None:
         app[HEALTH] = health
         app.router.add_get("/healthz", healthz)
+    if scrape is not None:
+        app[METRICS] = scrape
+        app.router.add_get("/metrics", metrics)
     app[API] = api
     app[ROUTES_KEY] = ROUTES
     add_routes(app, ROUTES)
