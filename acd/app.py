@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import signal
 import time
 from collections.abc import Callable, Coroutine
@@ -182,6 +183,12 @@ class Daemon:
             services.metrics.add_live(live_sources(services, self.fastagi))
             self._spawn(services.metrics.watch_loop_lag(), "acd-loop-lag")
             scrape = MetricsEndpoint(services.metrics, s.metrics.token)
+            if not s.metrics.token and not _loopback(s.http.host):
+                log.warning(
+                    "metrics_without_token",
+                    http=s.http.host,
+                    hint="anyone who reaches the API's address reads /metrics: set [metrics] token",
+                )
         runner = web.AppRunner(build_http_app(services.api, health, scrape))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
@@ -224,6 +231,16 @@ class Daemon:
             self._notifier.notify("STOPPING=1")
         await self._stack.aclose()
         log.info("acd_stopped")
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _safe_url(url: str) -> str:

@@ -27,10 +27,12 @@ from prometheus_client.registry import Collector
 
 from acd.core.agents import AgentState
 from acd.core.commands import CallAbandoned, CallAnswered, CallNote, Output
+from acd.core.figures import CALLBACK_PREFIX
 
 # Latencies of a loopback PBX and an embedded or local database, in seconds.
 FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_INTERVAL = 0.25  # how often the event loop's lag is sampled
+COUNTED_CALLS = 20000  # calls remembered as counted (a few hours of a big centre)
 
 
 class Metrics:
@@ -38,6 +40,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._counted: dict[tuple[str, str], None] = {}  # (call, offered|outcome), oldest first
         r = self.registry
         self.offered = Counter(
             "acd_calls_offered", "Callers queued for a line (since start)", ["line"], registry=r
@@ -61,6 +64,12 @@ class Metrics:
             buckets=FAST_BUCKETS,
             registry=r,
         )
+        self.ami_timeouts = Counter(
+            "acd_ami_action_timeouts",
+            "AMI actions Asterisk did not answer in time",
+            ["action"],
+            registry=r,
+        )
         self.loop_lag_seconds = Histogram(
             "acd_event_loop_lag_seconds",
             f"How late the event loop ran a timer due every {LAG_INTERVAL} s",
@@ -75,20 +84,40 @@ class Metrics:
         )
 
     def count(self, out: Output) -> None:
-        """Count a call the moment the core reports it (the pipeline's every output)."""
+        """Count a call the moment the core reports it (the pipeline's every output).
+
+        Calls, not events, as the wallboard counts them: a call is offered once,
+        answered once (a transfer answers it again), abandoned only if never
+        answered; a callback's call to the customer is not an inbound call.
+        """
         match out:
-            case CallNote(kind="queued"):
+            case CallNote(kind="queued") if self._first(out.call_id, "offered"):
                 self.offered.labels(str(out.data.get("line", ""))).inc()
-            case CallAnswered():
-                self.answered.labels(out.line).inc()
-            case CallAbandoned():
+            case CallAnswered() if not out.call_id.startswith(CALLBACK_PREFIX):
+                if self._first(out.call_id, "outcome"):
+                    self.answered.labels(out.line).inc()
+            case CallAbandoned() if self._first(out.call_id, "outcome"):
                 self.abandoned.labels(out.line).inc()
             case _:
                 pass
 
+    def _first(self, call_id: str, what: str) -> bool:
+        """Whether this is the first time ``what`` is counted for the call."""
+        key = (call_id, what)
+        if key in self._counted:
+            return False
+        self._counted[key] = None
+        if len(self._counted) > COUNTED_CALLS:
+            del self._counted[next(iter(self._counted))]
+        return True
+
     def ami_action(self, action: str, seconds: float) -> None:
         """One AMI action was answered after ``seconds``."""
         self.ami_action_seconds.labels(action).observe(seconds)
+
+    def ami_timeout(self, action: str) -> None:
+        """One AMI action went unanswered (its latency is not known)."""
+        self.ami_timeouts.labels(action).inc()
 
     def db_write(self, seconds: float) -> None:
         """One batch of facts was stored after ``seconds``."""
@@ -114,6 +143,7 @@ class LineNow:
     waiting: int
     longest_wait: float
     service_level_pct: float | None
+    average_speed_of_answer_s: float | None
 
 
 @dataclass(frozen=True)
@@ -128,6 +158,7 @@ class LiveSources:
     fastagi_active: Callable[[], int]
     fastagi_served: Callable[[], int]
     facts_pending: Callable[[], int]
+    facts_spilled: Callable[[], bool]
     disk_free_bytes: Callable[[], int | None]
     alarms: Callable[[], list[str]]
 
@@ -153,12 +184,19 @@ class LiveCollector(Collector):
             "short abandons left out",
             labels=["line"],
         )
+        asa = GaugeMetricFamily(
+            "acd_line_average_speed_of_answer_seconds",
+            "Today's average wait of the answered calls (the wallboard's)",
+            labels=["line"],
+        )
         for line, now in s.lines().items():
             waiting.add_metric([line], now.waiting)
             longest.add_metric([line], now.longest_wait)
             if now.service_level_pct is not None:
                 level.add_metric([line], now.service_level_pct / 100)
-        yield from (waiting, longest, level)
+            if now.average_speed_of_answer_s is not None:
+                asa.add_metric([line], now.average_speed_of_answer_s)
+        yield from (waiting, longest, level, asa)
 
         agents = GaugeMetricFamily(
             "acd_agents", "Agents per state (logged_out included)", labels=["state"]
@@ -180,6 +218,11 @@ class LiveCollector(Collector):
         )
         yield GaugeMetricFamily(
             "acd_facts_pending", "Facts queued for the database, not yet stored", s.facts_pending()
+        )
+        yield GaugeMetricFamily(
+            "acd_facts_spilled",
+            "1 while facts wait in the local spill file (the database was down too long)",
+            s.facts_spilled(),
         )
         free = s.disk_free_bytes()
         if free is not None:

@@ -184,7 +184,9 @@ def build(
     )
     metrics = Metrics()
     engine = Engine()
-    ami = AmiConnection(s.ami, engine.on_ami_event, on_answered=metrics.ami_action)
+    ami = AmiConnection(
+        s.ami, engine.on_ami_event, on_answered=metrics.ami_action, on_timeout=metrics.ami_timeout
+    )
     engine.bind(ami)
     disk = RecordingDisk()
     recording = RecordingLifecycle(recording_store, core, tasks, clock)
@@ -281,6 +283,7 @@ def live_sources(services: Services, fastagi: FastAgiServer) -> LiveSources:
                 now["waiting"],
                 now["longest_wait"],
                 today[line].service_level_pct if line in today else None,
+                today[line].average_speed_of_answer_s if line in today else None,
             )
             for line, now in snap.items()
         }
@@ -294,6 +297,7 @@ def live_sources(services: Services, fastagi: FastAgiServer) -> LiveSources:
         fastagi_active=lambda: fastagi.active_sessions,
         fastagi_served=lambda: fastagi.sessions_served,
         facts_pending=lambda: services.pipeline.facts_pending,
+        facts_spilled=lambda: services.pipeline.facts_spilled,
         disk_free_bytes=lambda: services.recordings.free_bytes,
         alarms=lambda: list(live.alarms),
     )

@@ -39,13 +39,32 @@ def job_number_greeting(job_number: str) -> list[str]:
     return ["agent_greeting_before", *(digit_key(d) for d in job_number), "agent_greeting_after"]
 
 
-def position_announcement(position: int) -> list[str]:
-    """'You are number 3 in the queue.' Large numbers are read digit by digit."""
+def position_announcement(position: int, expected_wait: float | None = None) -> list[str]:
+    """'You are number 3 in the queue. [Your expected wait is about 4 minutes.] Please
+    hold, or press 9 to be called back.' Large numbers are read digit by digit."""
     if 1 <= position <= MAX_SPOKEN_NUMBER:
         spoken = [number_key(position)]
     else:
         spoken = [digit_key(d) for d in str(position)]
-    return ["position_before", *spoken, "position_after"]
+    wait = [] if expected_wait is None else expected_wait_announcement(expected_wait)
+    return ["position_before", *spoken, "position_after", *wait, "position_hold"]
+
+
+# Above this the wait is not counted out: "more than half an hour".
+LONGEST_WAIT_SAID = 30
+
+
+def expected_wait_announcement(seconds: float) -> list[str]:
+    """'Your expected wait is about 4 minutes' (whole minutes), 'less than a minute'
+    under 60 s, 'more than half an hour' above 30 minutes."""
+    if seconds < 60:
+        return ["wait_under_a_minute"]
+    minutes = max(1, round(seconds / 60))
+    if minutes > LONGEST_WAIT_SAID:
+        return ["wait_over_half_an_hour"]
+    if minutes <= 2:  # "1 minute", and Mandarin's 两 (not 二) for two minutes
+        return ["wait_about", ("wait_one_minute", "wait_two_minutes")[minutes - 1]]
+    return ["wait_about", number_key(minutes), "wait_minutes"]
 
 
 def load_catalogue(tree: IvrTree, path: Path = CATALOGUE) -> list[Phrase]:
@@ -64,6 +83,8 @@ def load_catalogue(tree: IvrTree, path: Path = CATALOGUE) -> list[Phrase]:
         tree.prompts()
         | FIXED_PROMPTS
         | {"agent_greeting_before", "agent_greeting_after", "position_before", "position_after"}
+        | {"position_hold", "wait_about", "wait_minutes", "wait_one_minute", "wait_two_minutes"}
+        | {"wait_under_a_minute", "wait_over_half_an_hour"}
         | {"survey_question", "survey_invalid", "survey_thanks"}
     )
     missing = sorted(needed - data.keys())

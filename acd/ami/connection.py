@@ -55,10 +55,12 @@ class AmiConnection:
         on_event: EventSink,
         *,
         on_answered: Callable[[str, float], None] | None = None,
+        on_timeout: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._on_event = on_event
         self._on_answered = on_answered  # (action, seconds) for each answered action
+        self._on_timeout = on_timeout  # (action) for each action left unanswered
         self._on_connected: OnConnected | None = None
         self._on_lost: OnLost | None = None
         self._protocol: Utf8AmiProtocol | None = None
@@ -201,6 +203,8 @@ class AmiConnection:
             return answer
         except TimeoutError:
             protocol.responses.pop(action.id, None)
+            if self._on_timeout is not None:
+                self._on_timeout(str(fields.get("Action")))
             raise AmiTimeout(
                 f"Asterisk did not answer {fields.get('Action')} within {limit:g} s"
             ) from None

@@ -336,7 +336,8 @@ class AmiExecutor(AmiCallControl):
         info = self._book.calls.get(c.call_id)
         if info is None:
             return
-        files = self._prompts.files(info.language, position_announcement(c.position))
+        keys = position_announcement(c.position, c.expected_wait)
+        files = self._prompts.files(info.language, keys)
         await self._setvar(c.call_id, "ACD_ANNOUNCE", files)
         await self._setvar(c.call_id, "ACD_POSITION", str(c.position))
         await self._redirect(c.call_id, "announce")

@@ -72,8 +72,13 @@ class FactWriter:
 
     @property
     def pending(self) -> int:
-        """Facts queued or being written (not those in the spill file)."""
-        return self._queue.qsize() + (1 if self._in_hand else 0)
+        """Facts queued, and rows of the batch being written (not those in the spill file)."""
+        return self._queue.qsize() + len(self._in_hand)
+
+    @property
+    def spilled(self) -> bool:
+        """Whether rows wait in the spill file (written first once the database is back)."""
+        return bool(self._spilled)
 
     def put(self, fact: Fact) -> None:
         """Queue one fact (stamped now); it is stored after every fact queued before it."""

@@ -86,6 +86,11 @@ class Pipeline:
         """Facts waiting to be stored (a busy or unreachable database shows here)."""
         return self._facts.pending
 
+    @property
+    def facts_spilled(self) -> bool:
+        """Whether facts wait in the local spill file for the database to come back."""
+        return self._facts.spilled
+
     def handle(self, outputs: Iterable[Output]) -> None:
         """Publish every output; queue commands for Asterisk and facts for storage, in order."""
         queue_changed = False

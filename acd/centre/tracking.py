@@ -40,6 +40,7 @@ class CallTracking:
                 # The caller heard "agent 1001 at your service" (or the files failed).
                 self._p.note(event.call_id, "greeted", agent=event.agent, status=event.status)
             case PositionAnnounced():
+                self._core.position_announced(event.call_id, self._p.clock())
                 self._p.note(
                     event.call_id,
                     "position_announced",

@@ -74,10 +74,11 @@ class DialCallback:
 
 @dataclass(frozen=True, slots=True)
 class AnnouncePosition:
-    """Tell a waiting caller their position in the queue."""
+    """Tell a waiting caller their position in the queue, and their expected wait if known."""
 
     call_id: str
     position: int
+    expected_wait: float | None = None  # seconds (acd.core.estimate); None: not announced
 
 
 @dataclass(frozen=True, slots=True)

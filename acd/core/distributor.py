@@ -173,6 +173,7 @@ class CallDistributor(OfferingQueue):
         if waited is not None:
             out: list[Output] = []
             if waited.callback_number is None:
+                self.waits.abandoned(call_id, call.line)
                 out.append(CallAbandoned(call_id, call.line, now - waited.enqueued_at, None, now))
             if mine:
                 out.append(self._change(status, AgentAction.CONNECT_FAILED, now))
@@ -301,6 +302,8 @@ class CallDistributor(OfferingQueue):
             return []
         waited, call.waited_as = call.waited_as, None
         wait = call.answered_at - waited.enqueued_at
+        if waited.callback_number is None:  # callbacks are not the line's inbound calls
+            self.waits.answered(call_id, call.line, job_number, call.answered_at)
         return [CallAnswered(call_id, call.line, job_number, wait, call.answered_at)]
 
     def _connect_failed(

@@ -14,6 +14,7 @@ marked "no answer": a ring the engine cannot see is not the agent's fault.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from acd.core.agents import (
     Agent,
@@ -30,6 +31,7 @@ from acd.core.queueing import (
     ConnectedCall,
     Refused,
     WaitingCall,
+    announcement_ended,
     announcements_due,
     in_order,
     position,
@@ -95,11 +97,16 @@ class OfferingQueue(AgentRoster):
         if call is None or call.callback_number is not None:
             return []
         del self.waiting[call_id]
+        self.waits.abandoned(call_id, call.line)
         out: list[Output] = [
             CallAbandoned(call_id, call.line, now - call.enqueued_at, call.offered_to, now)
         ]
         out += self._withdraw_offer(call, now)
         return out + self._dispatch(now)
+
+    def position_announced(self, call_id: str, now: float) -> None:
+        """The caller's position announcement ended: the next one is due from now."""
+        announcement_ended(self.waiting, call_id, now)
 
     def ring_failed(self, job_number: str, call_id: str, now: float) -> list[Output]:
         """The agent's phone was not answered (or refused): next agent, same place."""
@@ -155,7 +162,10 @@ class OfferingQueue(AgentRoster):
                 if now >= status.wrap_up_until and self.wrap_up_may_end(status):
                     out += self._finish_wrap_up(status, now, dispatch=False)
         if self.pbx_up:
-            out += announcements_due(self.waiting, self.rules.announce_every, now)
+            for due in announcements_due(self.waiting, self.rules.announce_every, now):
+                line = self.waiting[due.call_id].line
+                wait = self.waits.expected_wait(line, due.position, self.staffed_for(line))
+                out.append(replace(due, expected_wait=wait))
         return out + self._dispatch(now)
 
     # -- views ----------------------------------------------------------------

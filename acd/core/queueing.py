@@ -61,6 +61,8 @@ class WaitingCall:
     offered_to: str | None = None
     ring_deadline: float | None = None
     announced_at: float | None = None
+    # An announcement is playing (the dialplan says when it ended): none on top of it.
+    announcing: bool = False
     target_agent: str | None = None  # a transfer to one person waits for them only
     target_until: float | None = None  # ...until then; then anyone on the line
     resume: Resume | None = None  # offered to an agent on callback work: back to it on failure
@@ -101,10 +103,18 @@ def in_order(calls: Iterable[WaitingCall]) -> list[WaitingCall]:
     return sorted(calls, key=lambda c: c.order)
 
 
+ANNOUNCEMENT_LONGEST = 60.0  # seconds an announcement may play before it counts as ended
+
+
 def announcements_due(
     waiting: dict[str, WaitingCall], every: float | None, now: float
 ) -> list[AnnouncePosition]:
-    """Callers who have heard no position for ``every`` seconds hear it now (not while ringing)."""
+    """Callers who have heard no position for ``every`` seconds hear it now (not while ringing).
+
+    The interval runs from the end of the last announcement (a long one, in
+    Mandarin with the expected wait, is never cut by the next); one whose end
+    was never reported counts as ended ``ANNOUNCEMENT_LONGEST`` seconds on.
+    """
     if every is None:
         return []
     out = []
@@ -112,7 +122,16 @@ def announcements_due(
         if call.callback_number is not None or call.offered_to is not None:
             continue
         last = call.announced_at if call.announced_at is not None else call.enqueued_at
+        if call.announcing:
+            last += ANNOUNCEMENT_LONGEST
         if now - last >= every:
-            call.announced_at = now
+            call.announced_at, call.announcing = now, True
             out.append(AnnouncePosition(call.call_id, position(waiting, call.call_id)))
     return out
+
+
+def announcement_ended(waiting: dict[str, WaitingCall], call_id: str, now: float) -> None:
+    """The caller heard the whole announcement (or it stopped): the interval starts now."""
+    call = waiting.get(call_id)
+    if call is not None and call.announcing:
+        call.announced_at, call.announcing = now, False

@@ -19,9 +19,17 @@ from acd.core.agents import (
     Role,
 )
 from acd.core.commands import Output
+from acd.core.estimate import WaitEstimator
 from acd.core.peak import PeakLevel, PeakPlan
 from acd.core.queueing import BREAK_REASONS, AcdRules, NoSuchAgent, Refused
 from acd.core.ready_index import ReadyIndex
+
+# An agent on a call or its after-call work is still handling it.
+HANDLING = frozenset({AgentState.TALKING, AgentState.AFTER_CALL})
+# Working the lines: the agents a waiting caller's expected wait is shared among.
+STAFFED = frozenset(
+    {AgentState.READY, AgentState.RINGING, AgentState.TALKING, AgentState.AFTER_CALL}
+)
 
 
 class AgentRoster:
@@ -32,6 +40,7 @@ class AgentRoster:
         self.peak = PeakPlan(self.rules.peak)
         self.agents: dict[str, AgentStatus] = {}
         self._ready = ReadyIndex()
+        self.waits = WaitEstimator()  # handle times and abandons, for the expected wait
         for agent in agents:
             self.add_agent(agent)
 
@@ -91,7 +100,27 @@ class AgentRoster:
         change = status.apply(action, now, reason=reason, call_id=call_id)
         if change.new is AgentState.READY:
             self._ready.became_ready(status)
+        # A transfer that failed takes the agent back from after-call work to talking:
+        # still the same call's handling.
+        if change.old in HANDLING and change.new not in HANDLING:
+            if change.old is AgentState.AFTER_CALL:
+                self.waits.agent_free(status.agent.job_number, now)
+            else:
+                self.waits.forget(status.agent.job_number)
         return change
+
+    def staffed_for(self, line: str) -> int:
+        """Agents working who may take ``line``'s calls (not logged out, not on a pause)."""
+        return sum(
+            1 for s in self.agents.values() if s.state in STAFFED and self._serves(s.agent, line)
+        )
+
+    def _serves(self, agent: Agent, line: str) -> bool:
+        """Whether the agent may be offered the line's calls (skills, role, peak plan)."""
+        all_staff = self.peak.level is PeakLevel.ALL_STAFF
+        if agent.role is Role.SUPERVISOR and not all_staff:
+            return False
+        return all_staff or agent.level_for(line) > 0
 
     def _check_not_ready_allowed(self, status: AgentStatus, reason: NotReadyReason) -> None:
         level = self.peak.level
@@ -112,12 +141,7 @@ class AgentRoster:
                 )
 
     def _can_take(self, status: AgentStatus, line: str) -> bool:
-        if status.state is not AgentState.READY:
-            return False
-        all_staff = self.peak.level is PeakLevel.ALL_STAFF
-        if status.agent.role is Role.SUPERVISOR and not all_staff:
-            return False
-        return all_staff or status.agent.level_for(line) > 0
+        return status.state is AgentState.READY and self._serves(status.agent, line)
 
     def _best_agent(self, line: str) -> AgentStatus | None:
         if self.peak.level is not PeakLevel.ALL_STAFF:

@@ -33,7 +33,8 @@ async def metrics(request: web.Request) -> web.Response:
     if endpoint.token:
         given = request.headers.get("Authorization", "")
         expected = f"Bearer {endpoint.token}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        # aiohttp keeps undecodable header bytes as surrogates: compare them as bytes.
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode()):
             return web.json_response(
                 {
                     "error_id": "unauthorized",

@@ -189,7 +189,13 @@ async def test_a_waiting_caller_hears_their_position_in_the_queue(
     cases = ((first, "en", "number_1", "number_2"), (second, "zh", "number_2", "number_1"))
     for caller, language, mine, other in cases:
         announced = heard[caller.call_id]
-        assert announced.keys == ("position_before", mine, "position_after"), announced
+        # Nobody is ready and nothing handled yet: no expected wait is said.
+        assert announced.keys == (
+            "position_before",
+            mine,
+            "position_after",
+            "position_hold",
+        ), announced
         assert announced.languages == {language}
         recording = await caller.recording_done()
         found = caller.heard_in_recording(announced)
@@ -202,6 +208,50 @@ async def test_a_waiting_caller_hears_their_position_in_the_queue(
     # What the Mandarin caller heard was not the English announcement.
     english = second.heard_in_recording(heard[second.call_id], language="en")
     assert all(score < 0.5 for _, _, score in english), english
+
+
+async def test_a_waiting_caller_hears_the_expected_wait_once_the_line_has_handled_a_call(
+    asterisk: Asterisk, centre, callers: Callers, phones
+):
+    c = await centre(acd={"announce_every": 10, "wrap_up": 2})
+    api = await c.agent_logged_in("1001")
+    phone = await phones("1001", answer_after=0.5)  # talks until hung up
+    # One call handled on the tour line: its handle time (a few seconds) is known.
+    first, call, _ = await callers.put_through(phone, number="13900000023")
+    await asyncio.sleep(2)
+    await phone.hang_up(call)
+    await first.hears("survey_question")
+    await first.hang_up()
+    await api.wait_agent(lambda v: v["state"] == "ready", timeout=15)
+    # The only tour agent talks to a second caller; a third (Mandarin) waits.
+    second, talking, _ = await callers.put_through(phone, number="13900000024")
+    waiting = await waiting_caller(
+        callers, "tour", record=True, number="13900000025", language="zh"
+    )
+    announced = await waiting.hears("position_before", timeout=20)
+    done = await asterisk.ami.wait(
+        lambda e: (
+            e.name == "UserEvent"
+            and e.get("UserEvent") == "AcdAnnounced"
+            and e.get("Uniqueid") == waiting.call_id
+        ),
+        20,
+    )
+    await waiting.recorded_until(done.at)
+    await waiting.hang_up()
+    await phone.hang_up(talking)
+    await second.hang_up()
+    # One agent staffed, a few seconds per call: "less than a minute", after the position.
+    assert announced.keys == (
+        "position_before",
+        "number_1",
+        "position_after",
+        "wait_under_a_minute",
+        "position_hold",
+    ), announced
+    assert announced.languages == {"zh"}
+    await waiting.recording_done()
+    assert_heard(waiting.heard_in_recording(announced))
 
 
 # -- unanswered and abandoned rings ------------------------------------------------------------

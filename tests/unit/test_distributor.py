@@ -325,14 +325,31 @@ def test_waiting_callers_hear_their_position_at_the_interval():
     acd.call_arrived("c", CRUISE, 10)
     assert of(acd.tick(29), AnnouncePosition) == []
     assert of(acd.tick(30), AnnouncePosition) == [AnnouncePosition("a", 1)]
+    acd.position_announced("a", 30)  # (as the dialplan reports each end)
     assert of(acd.tick(40), AnnouncePosition) == [
         AnnouncePosition("b", 2),
         AnnouncePosition("c", 1),
     ]
+    acd.position_announced("b", 40)
+    acd.position_announced("c", 40)
     acd.call_abandoned("a", 45)
     assert of(acd.tick(60), AnnouncePosition) == []  # b heard "2" at 40
     expected = [AnnouncePosition("b", 1), AnnouncePosition("c", 1)]
     assert of(acd.tick(70), AnnouncePosition) == expected
+
+
+def test_the_next_announcement_is_due_from_the_end_of_the_last_one_never_over_it():
+    acd = CallDistributor(AcdRules(announce_every=10))
+    acd.call_arrived("a", TOUR, 0)
+    assert of(acd.tick(10), AnnouncePosition) == [AnnouncePosition("a", 1)]
+    # A long announcement (Mandarin, with the expected wait) still plays at 20 and 25.
+    assert of(acd.tick(20), AnnouncePosition) == []
+    acd.position_announced("a", 23)
+    assert of(acd.tick(32), AnnouncePosition) == []
+    assert of(acd.tick(33), AnnouncePosition) == [AnnouncePosition("a", 1)]
+    # An end never reported (the event lost) does not silence the caller for ever.
+    assert of(acd.tick(33 + 60 + 9), AnnouncePosition) == []
+    assert of(acd.tick(33 + 60 + 10), AnnouncePosition) == [AnnouncePosition("a", 1)]
 
 
 def test_callers_found_after_a_restart_are_served_in_their_original_order():

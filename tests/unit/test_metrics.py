@@ -8,14 +8,22 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from acd.ami.connection import AmiConnection
+from acd.ami.errors import AmiTimeout
 from acd.core.calls import AgentLeg, CallInfo
+from acd.core.commands import CallAbandoned, CallAnswered, CallNote
+from acd.engine import Engine
+from acd.http.app import build_http_app
 from acd.metrics import Metrics
+from tests.amireplay import AmiReplayServer, load
 from tests.apiapp import api_app
 from tests.unit.test_agent_legs import answered, feed, hangup, put_through
+from tests.unit.test_ami_connection import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,3 +122,54 @@ async def test_every_metric_the_grafana_dashboard_shows_is_served(tmp_path):
     served = {family.name for family in text_string_to_metric_families(text)}
     assert queried <= served, queried - served
     assert len(queried) >= 12
+
+
+async def test_a_transferred_call_counts_once_and_a_callback_is_no_inbound_call(tmp_path):
+    metrics = Metrics()
+    for out in (
+        CallNote("c1", "queued", {"line": "tour"}),
+        CallAnswered("c1", "tour", "1001", 3.0, 10.0),
+        CallAnswered("c1", "cruise", "1002", 40.0, 50.0),  # the transfer, answered again
+        CallAbandoned("c1", "cruise", 70.0, None, 80.0),  # gone while a third agent rang
+        CallAnswered("cb-c2", "tour", "1001", 1.0, 90.0),  # a callback's customer answered
+    ):
+        metrics.count(out)
+    scraped = samples(_scrape(metrics))
+    assert scraped[("acd_calls_offered_total", (("line", "tour"),))] == 1
+    assert scraped[("acd_calls_answered_total", (("line", "tour"),))] == 1
+    assert ("acd_calls_answered_total", (("line", "cruise"),)) not in scraped
+    assert ("acd_calls_abandoned_total", (("line", "cruise"),)) not in scraped
+
+
+async def test_an_unanswered_ami_action_is_counted_as_a_timeout():
+    silent = [*load("login_and_snapshot.ami"), ">>> Originate"]
+    metrics = Metrics()
+    async with AmiReplayServer(silent) as pbx:
+        engine = Engine()
+        await engine.start()
+        ami = AmiConnection(
+            settings(pbx.port),
+            engine.on_ami_event,
+            on_answered=metrics.ami_action,
+            on_timeout=metrics.ami_timeout,
+        )
+        engine.bind(ami)
+        try:
+            await ami.start()
+            with pytest.raises(AmiTimeout):
+                await ami.originate({"Channel": "Local/s@hotline"}, timeout=0.3)
+        finally:
+            await ami.close()
+            await engine.stop()
+    scraped = samples(_scrape(metrics))
+    assert scraped[("acd_ami_action_timeouts_total", (("action", "Originate"),))] == 1
+    assert scraped[("acd_ami_action_seconds_count", (("action", "Login"),))] == 1
+    assert ("acd_ami_action_seconds_count", (("action", "Originate"),)) not in scraped
+
+
+async def test_without_metrics_there_is_no_metrics_page(tmp_path):
+    async with api_app(tmp_path) as (_, services, _):
+        app = build_http_app(services.api)  # [metrics] enabled = false: no endpoint
+        async with TestClient(TestServer(app)) as client:
+            assert (await client.get("/metrics")).status == 404
+        await services.pipeline.stop()
