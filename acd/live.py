@@ -14,6 +14,7 @@ from typing import Any
 from acd.core.agents import AgentStateChanged
 from acd.core.calls import CallBook
 from acd.core.commands import (
+    AnnouncePosition,
     CallAbandoned,
     CallAnswered,
     CallNote,
@@ -127,13 +128,13 @@ class LiveFeed:
 
     def publish_queue(self) -> None:
         """Waiting per line, peak level and today's figures: what the wallboard shows."""
-        snap = self.snapshot()
+        now = self._clock()
         self.bus.publish(
             "queue",
-            snap["at"],
-            lines=snap["lines"],
-            peak_level=snap["peak_level"],
-            today=snap["today"],
+            now,
+            lines=self._lines_now(now),
+            peak_level=int(self._core.peak.level),
+            today=self.today().as_json(),
         )
 
     def today(self) -> DayFigures:
@@ -208,6 +209,18 @@ class LiveFeed:
                 bus.publish(
                     "agent_message", self._clock(), agent=out.job_number, message=out.message
                 )
+            case AnnouncePosition():
+                # What a waiting caller is told now (team leads: no agent field).
+                waiting = self._core.waiting.get(out.call_id)
+                wait = out.expected_wait
+                bus.publish(
+                    "position_announced",
+                    self._clock(),
+                    call_id=out.call_id,
+                    line=waiting.line if waiting else "",
+                    position=out.position,
+                    expected_wait=None if wait is None else round(wait, 1),
+                )
 
     async def _publish_ringing(self, ring: RingAgent) -> None:
         """The screen pop: who is calling, from where in the IVR, and their history."""
@@ -244,20 +257,11 @@ class LiveFeed:
     def snapshot(self) -> dict[str, Any]:
         """Agents and lines right now (supervisor view, start of the event stream)."""
         now = self._clock()
-        lines = {}
-        for line in self._tree.lines:
-            waiting = [c for c in self._core.waiting.values() if c.line == line]
-            live = [c for c in waiting if c.callback_number is None]
-            lines[line] = {
-                "waiting": len(live),
-                "longest_wait": round(max((now - c.enqueued_at for c in live), default=0.0), 1),
-                "callbacks": len(waiting) - len(live),
-            }
         return {
             "seq": self.bus.seq,
             "at": now,
             "peak_level": int(self._core.peak.level),
-            "lines": lines,
+            "lines": self._lines_now(now),
             "today": self.today().as_json(),
             "alarms": [{"alarm": name, **details} for name, details in self.alarms.items()],
             "agents": [
@@ -275,3 +279,16 @@ class LiveFeed:
                 for s in self._core.agents.values()
             ],
         }
+
+    def _lines_now(self, now: float) -> dict[str, dict[str, Any]]:
+        """Per line: callers waiting, the longest wait, callbacks waiting."""
+        lines = {}
+        for line in self._tree.lines:
+            waiting = [c for c in self._core.waiting.values() if c.line == line]
+            live = [c for c in waiting if c.callback_number is None]
+            lines[line] = {
+                "waiting": len(live),
+                "longest_wait": round(max((now - c.enqueued_at for c in live), default=0.0), 1),
+                "callbacks": len(waiting) - len(live),
+            }
+        return lines

@@ -7,6 +7,7 @@ tests build the same application through ``build``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -300,4 +301,5 @@ def live_sources(services: Services, fastagi: FastAgiServer) -> LiveSources:
         facts_spilled=lambda: services.pipeline.facts_spilled,
         disk_free_bytes=lambda: services.recordings.free_bytes,
         alarms=lambda: list(live.alarms),
+        tasks=lambda: len(asyncio.all_tasks()),
     )

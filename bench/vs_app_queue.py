@@ -12,13 +12,32 @@ round. Judged from Asterisk's own events:
   to their phone ringing again, when callers were waiting then;
 - wait: from the caller's key press to an agent picking up;
 - failed: callers who chose a line and were never answered;
-- CPU seconds per 100 calls: Asterisk for A; Asterisk and acd for B.
+- CPU seconds per 100 calls: Asterisk for A; Asterisk and acd for B;
+- expected wait: each side's estimate for a caller still waiting
+  ``ANNOUNCE_EVERY`` seconds after joining the queue, against how much longer
+  they really waited. acd: the estimate behind its first position
+  announcement (the team lead's event stream carries it in seconds).
+  app_queue: the estimate behind its ``announce-holdtime`` at the same
+  moment, the queue's moving-average hold time (``QueueStatus``) less the
+  time already waited, as app_queue computes it. Both in seconds, before
+  either rounds it for speech (app_queue speaks whole minutes and says
+  nothing under one; acd says "less than a minute"). A side with nothing to
+  go on yet (no call handled on the line) is not counted.
+
+Both sides' callers hear the same "please hold" after choosing a line (acd's
+IVR plays it before the caller joins the queue; app_queue's dialplan plays it
+before ``Queue()``). app_queue counts the wrap-up in whole seconds (its
+``lastcall`` is a ``time_t``), so it may ring a member up to a second before
+the wrap-up ends: its ring figures can be negative.
 
     .venv/bin/python -m bench.vs_app_queue [--rounds 2] [--calls 20] [--seed 5]
 
 Prints ``vs_app_queue calls=N ring_p95_ms_acd=X ring_p95_ms_queue=Y
 wait_p95_ratio=R cpu_per_call_ratio=C failed_acd=0 failed_queue=0`` (ratios
-are acd / app_queue). Traffic stays on loopback; the run is bounded.
+are acd / app_queue) and ``ewt calls=N mae_s_acd=X mae_s_queue=Y
+within30_acd=P within30_queue=Q`` (mean absolute error in seconds; the share
+of estimates within 30 % of the real wait). Traffic stays on loopback; the
+run is bounded.
 """
 
 from __future__ import annotations
@@ -38,7 +57,7 @@ from pathlib import Path
 from tests.e2e.ami import Ami, AmiError, Event
 from tests.e2e.asterisk import PROMPT, Asterisk
 from tests.e2e.callers import Caller
-from tests.e2e.centre import Api, Centre, centre_config, create_users
+from tests.e2e.centre import SUPERVISOR, Api, Centre, centre_config, create_users
 from tests.e2e.pbx import Pbx
 from tests.e2e.phones import Phone
 from tests.e2e.tomlfile import write_toml
@@ -48,6 +67,7 @@ LINES = {"tour": "2", "cruise": "1", "free_travel": "3"}
 SUB_MENUS = {"cruise": "cruise_menu", "free_travel": "free_travel_menu"}
 RING_TIMEOUT = 8
 WRAP_UP = 3
+ANNOUNCE_EVERY = 10  # both sides announce position and expected wait this often (queues.conf)
 CALL_LIMIT_S = 180.0  # a caller never answered by then is failed
 
 
@@ -57,6 +77,7 @@ class CallerRecord:
     line: str
     chose_at: float | None = None  # pressed the line's key(s): waiting from now
     answered_at: float | None = None  # an agent's phone picked up their call
+    estimate: tuple[float, float] | None = None  # (when, expected wait in s) first told
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -68,6 +89,7 @@ class Side:
     rings_ms: list[float] = field(default_factory=list)
     waits_s: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
+    estimates: list[tuple[float, float]] = field(default_factory=list)  # (told, real) s
 
 
 def cpu_seconds(pid: int) -> float:
@@ -102,11 +124,13 @@ class Bench:
         centre = await self._centre()
         phones = [await self._phone(asterisk, job, n) for n, job in enumerate(AGENTS)]
         apis = {job: await centre.login(job) for job in AGENTS}
+        self.lead = await (await centre.login(SUPERVISOR)).events()
         try:
             for _ in range(self.rounds):
                 for side in ("queue", "acd"):
                     await self._round(side, asterisk, centre, apis)
         finally:
+            await self.lead.close()
             for phone in phones:
                 await phone.stop()
             await centre.stop()
@@ -127,14 +151,15 @@ class Bench:
             "acd": {
                 "ring_timeout": RING_TIMEOUT,
                 "wrap_up": WRAP_UP,
-                "announce_every": 0,
+                "announce_every": ANNOUNCE_EVERY,
                 "tick_interval": 0.2,
             },
             "agents": agents,
         }
         config = centre_config(self.pbx, self.workdir, **overrides)
         toml = write_toml(self.workdir / "users.toml", config)
-        self._secrets = await create_users(toml, {job: "agent" for job in AGENTS})
+        users = {job: "agent" for job in AGENTS} | {SUPERVISOR: "supervisor"}
+        self._secrets = await create_users(toml, users)
         centre = Centre(self.workdir, config)
         await centre.start()
         return centre
@@ -172,6 +197,7 @@ class Bench:
                 await api.post(f"/agents/{api.job}/ready")
         rng = random.Random(self.seed)  # the same callers and arrivals on both sides
         records: list[CallerRecord] = []
+        told_since = self.lead.mark()
         pids = [await self._asterisk_pid()]
         if side == "acd":
             assert centre.process is not None
@@ -183,6 +209,8 @@ class Bench:
             record = CallerRecord(await self._dial(asterisk, side, n), line)
             records.append(record)
             scripts.append(asyncio.create_task(self._caller(asterisk, record, since)))
+            if side == "queue":
+                scripts.append(asyncio.create_task(self._queue_estimate(ami, record, since)))
             await asyncio.sleep(rng.expovariate(1 / 1.5))
         await asyncio.wait(scripts, timeout=CALL_LIMIT_S + 30)
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
@@ -197,7 +225,39 @@ class Bench:
         else:
             for api in apis.values():
                 await api.post(f"/agents/{api.job}/logout")
+        if side == "acd":
+            self._acd_estimates(records, self.lead.events[told_since:])
         self._judge(self.sides[side], records, ami.events[since:], cpu)
+
+    async def _queue_estimate(self, ami: Ami, record: CallerRecord, since: int) -> None:
+        """What app_queue's ``announce-holdtime`` says ``ANNOUNCE_EVERY`` s after joining."""
+        uid = record.caller.call_id
+        with contextlib.suppress(AssertionError, AmiError):  # never joined; no answer
+            await ami.wait(
+                lambda e: e.name == "QueueCallerJoin" and e.get("Uniqueid") == uid,
+                CALL_LIMIT_S,
+                since,
+            )
+            await asyncio.sleep(ANNOUNCE_EVERY)  # (answered by then: left out when judged)
+            items = await ami.listing({"Action": "QueueStatus", "Queue": record.line})
+            params = [e for e in items if e.name == "QueueParams"]
+            holdtime = float(params[0].get("Holdtime", "0") or 0) if params else 0.0
+            if holdtime > 0:  # with no call answered yet it has nothing to say
+                record.estimate = (time.monotonic(), max(0.0, holdtime - ANNOUNCE_EVERY))
+
+    def _acd_estimates(self, records: list[CallerRecord], told: list[dict[str, object]]) -> None:
+        """Each caller's first announced expected wait, from the team lead's event stream."""
+        to_monotonic = time.monotonic() - time.time()  # the engine stamps events in wall time
+        by_call = {r.caller.call_id: r for r in records}
+        for event in told:
+            data = event.get("data")
+            if event.get("kind") != "position_announced" or not isinstance(data, dict):
+                continue
+            record = by_call.get(str(data.get("call_id")))
+            wait = data.get("expected_wait")
+            if record is None or record.estimate is not None or wait is None:
+                continue
+            record.estimate = (float(str(event["at"])) + to_monotonic, float(str(wait)))
 
     async def _asterisk_pid(self) -> int:
         status = await asyncio.to_thread(self.pbx.run, "status")
@@ -297,6 +357,9 @@ class Bench:
                 side.failed += 1
             else:
                 side.waits_s.append(max(0.0, record.answered_at - record.chose_at))
+                if record.estimate is not None and record.answered_at > record.estimate[0]:
+                    told_at, told = record.estimate
+                    side.estimates.append((told, record.answered_at - told_at))
         for job in AGENTS:
             for hung_up, free in frees[job]:
                 waiting = any(
@@ -322,6 +385,10 @@ def _prompts(event: Event) -> tuple[str, ...]:
     return tuple(key for _, key in PROMPT.findall(text))
 
 
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
+
+
 async def main(rounds: int, calls: int, seed: int) -> None:
     pbx = Pbx()
     await asyncio.to_thread(pbx.start)
@@ -343,6 +410,23 @@ async def main(rounds: int, calls: int, seed: int) -> None:
     wait_ratio = p(b.waits_s, 95) / p(a.waits_s, 95) if a.waits_s else float("nan")
     per_call_a, per_call_b = a.cpu_s / max(1, a.calls), b.cpu_s / max(1, b.calls)
     cpu_ratio = per_call_b / per_call_a if per_call_a else float("nan")
+    errors = {s.name: [abs(told - real) for told, real in s.estimates] for s in (a, b)}
+    within = {
+        s.name: sum(abs(told - real) <= 0.3 * real for told, real in s.estimates)
+        / max(1, len(s.estimates))
+        for s in (a, b)
+    }
+    for s in (b, a):
+        print(
+            f"side={s.name} estimates={len(s.estimates)} "
+            + " ".join(f"{told:.0f}/{real:.0f}" for told, real in s.estimates)
+            + " (told/real s)"
+        )
+    print(
+        f"ewt calls={len(a.estimates) + len(b.estimates)} "
+        f"mae_s_acd={_mean(errors['acd']):.1f} mae_s_queue={_mean(errors['queue']):.1f} "
+        f"within30_acd={within['acd']:.2f} within30_queue={within['queue']:.2f}"
+    )
     print(
         f"vs_app_queue calls={a.calls + b.calls} ring_p95_ms_acd={p(b.rings_ms, 95):.0f} "
         f"ring_p95_ms_queue={p(a.rings_ms, 95):.0f} wait_p95_ratio={wait_ratio:.2f} "

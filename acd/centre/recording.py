@@ -94,19 +94,19 @@ class RecordingLifecycle:
         Complete means the WAV is whole: Asterisk finished its header when the
         recording stopped. A file cut off by Asterisk dying is incomplete.
         """
-        row = await self._store.get(call_id)
-        if row is None:
+        path = await self._store.path_of(call_id)
+        if path is None:
             return
-        facts = await asyncio.to_thread(inspect_file, Path(row.path))
+        facts = await asyncio.to_thread(inspect_file, Path(path))
         for _ in range(HEADER_WAIT_TRIES if wait_for_header else 0):
             if facts is not None and facts.intact:
                 break
             await asyncio.sleep(HEADER_WAIT_SECONDS)  # Asterisk finishes it after the hangup
-            facts = await asyncio.to_thread(inspect_file, Path(row.path))
+            facts = await asyncio.to_thread(inspect_file, Path(path))
         complete = facts is not None and facts.intact and facts.duration is not None
         await self._store.finished(call_id, facts, complete)
         if not complete:
-            log.warning("recording_incomplete", call_id=call_id, path=row.path)
+            log.warning("recording_incomplete", call_id=call_id, path=path)
 
     async def close_orphans(self, live_channels: set[str]) -> None:
         """Recordings still open from before a crash are marked incomplete, never lost."""

@@ -8,6 +8,12 @@ moment the caller was put through to the moment the agent is free again:
 talk, hold and after-call work). Callers ahead who give up shorten the wait:
 of the *k - 1* ahead, the line's recent share of abandons is taken off.
 
+*k* counts the callers ahead whom those agents may take, of any line (an
+agent with tour and cruise skills serves the cruise caller who came first
+too), each by the share of their own line's staffed agents who are among
+the *N*; the caller hears their place in their own line's queue as their
+position (``OfferingQueue.place_for_agents``).
+
     EWT = (1 + (k - 1) * (1 - abandon share)) * AHT / N
 
 No estimate (and nothing is announced) when nobody is staffed for the line,
@@ -92,7 +98,7 @@ class WaitEstimator:
         known = self._lines.get(line)
         return known.average_handle_time if known else None
 
-    def expected_wait(self, line: str, position: int, staffed: int) -> float | None:
+    def expected_wait(self, line: str, position: float, staffed: int) -> float | None:
         """Seconds a caller at ``position`` can expect to wait; None when it cannot be said."""
         known = self._lines.get(line)
         aht = known.average_handle_time if known else None

@@ -36,7 +36,7 @@ from acd.core.queueing import (
     in_order,
     position,
 )
-from acd.core.roster import AgentRoster
+from acd.core.roster import STAFFED, AgentRoster
 
 
 class OfferingQueue(AgentRoster):
@@ -163,8 +163,9 @@ class OfferingQueue(AgentRoster):
                     out += self._finish_wrap_up(status, now, dispatch=False)
         if self.pbx_up:
             for due in announcements_due(self.waiting, self.rules.announce_every, now):
-                line = self.waiting[due.call_id].line
-                wait = self.waits.expected_wait(line, due.position, self.staffed_for(line))
+                call = self.waiting[due.call_id]
+                place = self.place_for_agents(call)
+                wait = self.waits.expected_wait(call.line, place, self.staffed_for(call.line))
                 out.append(replace(due, expected_wait=wait))
         return out + self._dispatch(now)
 
@@ -173,6 +174,29 @@ class OfferingQueue(AgentRoster):
     def position(self, call_id: str) -> int:
         """1-based place of a waiting call among the calls of its line."""
         return position(self.waiting, call_id)
+
+    def place_for_agents(self, call: WaitingCall) -> float:
+        """Place of a waiting call among the callers that its line's agents will serve first.
+
+        Its line's position counts only its own line; agents who also take
+        other lines serve those lines' callers who came first too. A caller of
+        another line counts by the share of that line's staffed agents who may
+        also take this one's (one shared agent among six counts for a sixth);
+        a caller none of them may take does not count.
+        """
+        staffed = [s.agent for s in self.agents.values() if s.state in STAFFED]
+        mine = {a.job_number for a in staffed if self._serves(a, call.line)}
+        share: dict[str, float] = {call.line: 1.0}
+        ahead = 0.0
+        for other in self.waiting.values():
+            if other.order >= call.order:
+                continue
+            if other.line not in share:
+                theirs = [a.job_number for a in staffed if self._serves(a, other.line)]
+                common = sum(1 for job in theirs if job in mine)
+                share[other.line] = common / len(theirs) if theirs else 0.0
+            ahead += share[other.line]
+        return ahead + 1
 
     def live_waiting(self) -> int:
         return sum(1 for c in self.waiting.values() if c.callback_number is None)

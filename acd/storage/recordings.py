@@ -8,7 +8,9 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.storage.models import RecordingRow
@@ -63,20 +65,38 @@ class RecordingStore:
     """Recording rows in the database: started, finished, listed and purged."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def started(self, row: RecordingRow) -> None:
+        """Store a recording's row. A call recorded again keeps one row, the new file's:
+        what was measured of the earlier file (size, checksum, length) is cleared."""
+        values = {c.key: getattr(row, c.key) for c in RecordingRow.__table__.columns}
+        values["complete"] = bool(values["complete"])
+        fresh = {k: v for k, v in values.items() if k != "call_id"}
+        # One statement (no race between two starts); acd stores in SQLite or PostgreSQL.
+        postgres = self._engine.dialect.name == "postgresql"
+        statement = (postgresql_insert if postgres else sqlite_insert)(RecordingRow).values(values)
         async with self._sessions.begin() as session:
-            await session.merge(row)
+            await session.execute(
+                statement.on_conflict_do_update(index_elements=["call_id"], set_=fresh)
+            )
+
+    async def path_of(self, call_id: str) -> str | None:
+        """Where a call's recording is (None: no such row)."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(RecordingRow.path).where(RecordingRow.call_id == call_id)
+            )
 
     async def finished(self, call_id: str, facts: FileFacts | None, complete: bool) -> None:
-        async with self._sessions.begin() as session:
-            row = await session.get(RecordingRow, call_id)
-            if row is None:
-                return
-            if facts is not None:
-                row.size, row.checksum, row.duration = facts.size, facts.checksum, facts.duration
-            row.complete = complete
+        values: dict[str, object] = {"complete": complete}
+        if facts is not None:
+            values |= {"size": facts.size, "checksum": facts.checksum, "duration": facts.duration}
+        async with self._sessions.begin() as session:  # one UPDATE; no row, nothing to do
+            await session.execute(
+                update(RecordingRow).where(RecordingRow.call_id == call_id).values(values)
+            )
 
     async def get(self, call_id: str) -> RecordingRow | None:
         async with self._sessions() as session:

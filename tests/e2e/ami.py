@@ -55,8 +55,9 @@ def _parse(block: str) -> tuple[dict[str, str], dict[str, list[str]]]:
 class Ami:
     """A logged-in AMI connection that records every event."""
 
-    def __init__(self, port: int, username: str, secret: str) -> None:
+    def __init__(self, port: int, username: str, secret: str, events: str | None = None) -> None:
         self.port = port
+        self._event_classes = events  # e.g. "call,agi": only those classes (None: all)
         self._username = username
         self._secret = secret
         self._reader: asyncio.StreamReader | None = None
@@ -86,9 +87,10 @@ class Ami:
         self._task = asyncio.create_task(self._read(), name="test-ami-reader")
         challenge = await self.action({"Action": "Challenge", "AuthType": "MD5"})
         key = hashlib.md5((challenge["Challenge"] + self._secret).encode()).hexdigest()
-        await self.action(
-            {"Action": "Login", "AuthType": "MD5", "Username": self._username, "Key": key}
-        )
+        login = {"Action": "Login", "AuthType": "MD5", "Username": self._username, "Key": key}
+        if self._event_classes is not None:
+            login["Events"] = self._event_classes
+        await self.action(login)
 
     async def close(self) -> None:
         if self._writer is not None:

@@ -11,6 +11,7 @@ import numpy as np
 from tests.e2e.asterisk import Asterisk
 from tests.e2e.audio import find_audio, find_prompts, loud_seconds_between, prompt_audio
 from tests.e2e.callers import Caller, Callers, assert_heard, greeting_of
+from tests.e2e.centre import SUPERVISOR
 
 # What a caller presses for each line (the bundled IVR tree: 1 cruise, 2 tour, 3 free travel).
 KEYS = {
@@ -223,6 +224,7 @@ async def test_a_waiting_caller_hears_the_expected_wait_once_the_line_has_handle
     await first.hears("survey_question")
     await first.hang_up()
     await api.wait_agent(lambda v: v["state"] == "ready", timeout=15)
+    lead = await (await c.login(SUPERVISOR)).events()
     # The only tour agent talks to a second caller; a third (Mandarin) waits.
     second, talking, _ = await callers.put_through(phone, number="13900000024")
     waiting = await waiting_caller(
@@ -250,6 +252,10 @@ async def test_a_waiting_caller_hears_the_expected_wait_once_the_line_has_handle
         "position_hold",
     ), announced
     assert announced.languages == {"zh"}
+    # The team lead sees what the caller was told, in seconds.
+    told = (await lead.next("position_announced", timeout=5, call_id=waiting.call_id))["data"]
+    assert (told["line"], told["position"]) == ("tour", 1), told
+    assert 0 < told["expected_wait"] < 60, told
     await waiting.recording_done()
     assert_heard(waiting.heard_in_recording(announced))
 

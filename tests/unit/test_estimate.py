@@ -150,3 +150,52 @@ def test_only_agents_who_may_take_the_line_share_its_wait():
     assert acd.staffed_for(TOUR) == 0
     acd.call_arrived("w0", TOUR, 70)
     assert of(acd.tick(100), AnnouncePosition) == [AnnouncePosition("w0", 1, None)]
+
+
+def test_callers_of_other_lines_ahead_for_the_same_agents_lengthen_the_wait():
+    # 1001 and 1002 take tour and cruise; 1003 takes free travel only.
+    acd = CallDistributor(
+        AcdRules(announce_every=30, wrap_up=20),
+        agents=[
+            agent("1001", tour=5, cruise=5),
+            agent("1002", tour=5, cruise=5),
+            agent("1003", free_travel=5),
+        ],
+    )
+    ready(acd, "1001", "1002", "1003")
+    t = handled(acd, "1001", "first", 0, talk=160)  # tour: handle time 180 s
+    for n in range(2):  # both shared agents busy
+        ((_, job),) = rung(acd.call_arrived(f"busy{n}", TOUR, t))
+        put_through(acd, job, f"busy{n}", TOUR, t)
+    ((_, job),) = rung(acd.call_arrived("ft-busy", "free_travel", t))
+    put_through(acd, job, "ft-busy", "free_travel", t)
+    acd.call_arrived("cruise-1", "cruise", t + 1)  # ahead, and wants the same two agents
+    acd.call_arrived("ft-1", "free_travel", t + 2)  # ahead, but 1003 takes that one
+    acd.call_arrived("tour-1", TOUR, t + 3)
+    heard = {a.call_id: a for a in of(acd.tick(t + 34), AnnouncePosition)}
+    # First in the tour queue, but second for the two agents who may take tour calls.
+    assert heard["tour-1"] == AnnouncePosition("tour-1", 1, 2 * 180 / 2)
+
+
+def test_a_caller_of_another_line_counts_by_the_share_of_its_agents_who_are_shared():
+    # One agent takes tour and cruise; three more take cruise only.
+    acd = CallDistributor(
+        AcdRules(announce_every=30, wrap_up=20),
+        agents=[
+            agent("1001", tour=5, cruise=5),
+            agent("1002", cruise=5),
+            agent("1003", cruise=5),
+            agent("1004", cruise=5),
+        ],
+    )
+    ready(acd, "1001", "1002", "1003", "1004")
+    t = handled(acd, "1001", "first", 0, talk=100)  # tour: handle time 120 s
+    for n in range(4):  # everyone busy
+        line = TOUR if n == 0 else "cruise"
+        ((_, job),) = rung(acd.call_arrived(f"busy{n}", line, t))
+        put_through(acd, job, f"busy{n}", line, t)
+    for n in range(8):  # eight cruise callers ahead: 1001 is one of the four who take them
+        acd.call_arrived(f"cruise-{n}", "cruise", t + 1 + n / 10)
+    acd.call_arrived("tour-1", TOUR, t + 2)
+    heard = {a.call_id: a for a in of(acd.tick(t + 33), AnnouncePosition)}
+    assert heard["tour-1"] == AnnouncePosition("tour-1", 1, (1 + 8 / 4) * 120 / 1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import re
 import time
@@ -16,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from acd.ami.connection import AmiConnection
 from acd.ami.errors import AmiTimeout
 from acd.core.calls import AgentLeg, CallInfo
-from acd.core.commands import CallAbandoned, CallAnswered, CallNote
+from acd.core.commands import AnnouncePosition, CallAbandoned, CallAnswered, CallNote
 from acd.engine import Engine
 from acd.http.app import build_http_app
 from acd.metrics import Metrics
@@ -103,6 +105,21 @@ async def test_a_blocked_event_loop_shows_as_lag():
     )
 
 
+async def test_garbage_collections_are_timed_while_the_lag_is_watched_and_not_after():
+    metrics = Metrics()
+    watch = asyncio.create_task(metrics.watch_loop_lag(interval=0.05))
+    await asyncio.sleep(0.01)
+    gc.collect()  # a full collection (generation 2)
+    await asyncio.sleep(0.01)
+    watch.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watch
+    gc.collect()  # no longer watched
+    full = ("acd_gc_pause_seconds_count", (("generation", "2"),))
+    assert samples(_scrape(metrics))[full] == 1
+    assert metrics._gc_phase not in gc.callbacks
+
+
 def _scrape(metrics: Metrics) -> str:
     return generate_latest(metrics.registry).decode()
 
@@ -173,3 +190,39 @@ async def test_without_metrics_there_is_no_metrics_page(tmp_path):
         async with TestClient(TestServer(app)) as client:
             assert (await client.get("/metrics")).status == 404
         await services.pipeline.stop()
+
+
+async def test_the_engines_tasks_are_a_gauge_that_falls_back_when_they_end(tmp_path):
+    async with api_app(tmp_path) as (app, services, _):
+        async with TestClient(TestServer(app)) as client:
+
+            async def tasks() -> float:
+                return samples(await (await client.get("/metrics")).text())[
+                    ("acd_asyncio_tasks", ())
+                ]
+
+            before = await tasks()
+            sleepers = [asyncio.create_task(asyncio.sleep(30)) for _ in range(5)]
+            during = await tasks()
+            for sleeper in sleepers:
+                sleeper.cancel()
+            await asyncio.gather(*sleepers, return_exceptions=True)
+            after = await tasks()
+        await services.pipeline.stop()
+    assert during == before + 5
+    assert after == before
+
+
+async def test_a_position_announcement_reaches_team_leads_with_the_expected_wait(tmp_path):
+    async with api_app(tmp_path) as (_, services, _):
+        services.centre.enqueue(CallInfo("c1", "tour", "en", "138", enqueued_at=time.time()))
+        bus = services.live.bus
+        seq = bus.seq
+        services.pipeline.handle([AnnouncePosition("c1", 1, 94.96), AnnouncePosition("c1", 1)])
+        told = [e.as_json() for e in bus.since(seq) or [] if e.kind == "position_announced"]
+        await services.pipeline.stop()
+    assert [e["data"] for e in told] == [
+        {"call_id": "c1", "line": "tour", "position": 1, "expected_wait": 95.0},
+        {"call_id": "c1", "line": "tour", "position": 1, "expected_wait": None},
+    ]
+    assert all("agent" not in e["data"] for e in told)  # not on any agent's screen

@@ -1,6 +1,9 @@
 """Migrations and the call event log on a real SQLite file."""
 
+import uuid
+import wave
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -8,7 +11,7 @@ from sqlalchemy import text
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.models import RecordingRow
-from acd.storage.recordings import RecordingStore
+from acd.storage.recordings import RecordingStore, inspect_file
 from tests.pgserver import PgServer
 
 
@@ -168,3 +171,37 @@ async def test_a_caller_id_longer_than_40_characters_never_fails_a_row(database_
         assert row is not None and row.caller == long_caller[:40]
     finally:
         await engine.dispose()
+
+
+async def test_a_call_recorded_again_keeps_one_row_the_new_files(database_url, tmp_path):
+    db = create_engine(database_url)
+    await migrate(db)
+    store = RecordingStore(db)
+    call = f"rerecorded-{uuid.uuid4().hex[:8]}"
+    first, second = tmp_path / "a.wav", tmp_path / "b.wav"
+    wav(first, 1.5)
+    for path, at in ((first, 100.0), (second, 160.0)):
+        row = RecordingRow(
+            call_id=call, line="tour", agent="1001", caller="1380", path=str(path), started_at=at
+        )
+        await store.started(row)
+        if path == first:  # the first file is measured before the call is recorded again
+            await store.finished(call, inspect_file(first), True)
+            measured = await store.get(call)
+            assert measured is not None and measured.size and measured.complete
+    assert await store.path_of(call) == str(second)
+    assert await store.path_of("nobody") is None
+    row = await store.get(call)
+    assert row is not None  # the new file's row: nothing of the first file's is left
+    assert (row.started_at, row.complete, row.size, row.checksum) == (160.0, False, None, None)
+    await store.finished("nobody", None, True)  # a row that was never stored: nothing happens
+    assert await store.get("nobody") is None
+    await db.dispose()
+
+
+def wav(path: Path, seconds: float) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * int(8000 * seconds))
