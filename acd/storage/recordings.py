@@ -69,11 +69,12 @@ class RecordingStore:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def started(self, row: RecordingRow) -> None:
-        """Store a recording's row. A call recorded again keeps one row, the new file's:
-        what was measured of the earlier file (size, checksum, length) is cleared."""
+        """Store a recording's row. A row already there (the call recorded again, or an
+        engine that restarted) takes the values given and keeps the others, as a merge."""
         values = {c.key: getattr(row, c.key) for c in RecordingRow.__table__.columns}
         values["complete"] = bool(values["complete"])
-        fresh = {k: v for k, v in values.items() if k != "call_id"}
+        given = row.__dict__  # the attributes set on the row (as the ORM's merge copies them)
+        fresh = {k: v for k, v in values.items() if k != "call_id" and k in given}
         # One statement (no race between two starts); acd stores in SQLite or PostgreSQL.
         postgres = self._engine.dialect.name == "postgresql"
         statement = (postgresql_insert if postgres else sqlite_insert)(RecordingRow).values(values)

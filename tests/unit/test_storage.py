@@ -173,7 +173,7 @@ async def test_a_caller_id_longer_than_40_characters_never_fails_a_row(database_
         await engine.dispose()
 
 
-async def test_a_call_recorded_again_keeps_one_row_the_new_files(database_url, tmp_path):
+async def test_a_call_recorded_again_keeps_one_row_for_the_new_file(database_url, tmp_path):
     db = create_engine(database_url)
     await migrate(db)
     store = RecordingStore(db)
@@ -192,8 +192,8 @@ async def test_a_call_recorded_again_keeps_one_row_the_new_files(database_url, t
     assert await store.path_of(call) == str(second)
     assert await store.path_of("nobody") is None
     row = await store.get(call)
-    assert row is not None  # the new file's row: nothing of the first file's is left
-    assert (row.started_at, row.complete, row.size, row.checksum) == (160.0, False, None, None)
+    assert row is not None  # the new file's row, not measured yet
+    assert (row.path, row.started_at) == (str(second), 160.0)
     await store.finished("nobody", None, True)  # a row that was never stored: nothing happens
     assert await store.get("nobody") is None
     await db.dispose()
