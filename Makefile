@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 
 bootstrap: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml docker/bootstrap
+$(VENV)/.installed: pyproject.toml docker/bootstrap acd/web/package-lock.json
 	docker/bootstrap "$(PYTHON)" "$(VENV)"
 	touch $@
 

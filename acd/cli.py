@@ -8,6 +8,7 @@ import gc
 import getpass
 import os
 import re
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from acd.storage.users import UserStore
 from acd.wiring import acd_rules, phone_book
 
 EXIT_OK, EXIT_START_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         ("check-config", "validate the configuration and exit"),
         ("user", "create a user or set their password (read from standard input)"),
         ("phone", "give agents' own SIP phones a new secret (printed once)"),
+        ("first-run", "create an admin (and with --demo the configured agents) if missing"),
     ):
         cmd = commands[name] = sub.add_parser(name, help=text)
         cmd.add_argument("--config", "-c", type=Path, default=Path("/etc/acd/acd.toml"))
@@ -47,7 +50,50 @@ def _parser() -> argparse.ArgumentParser:
     phone.add_argument(
         "--missing-only", action="store_true", help="only phones that have no secret yet"
     )
+    first = commands["first-run"]
+    first.add_argument("--admin", default="9000", help="the admin's job number (9000)")
+    first.add_argument(
+        "--demo", action="store_true", help="also a user for every [[agents]] entry without one"
+    )
     return parser
+
+
+async def _first_run(settings: Settings, admin: str, demo: bool) -> list[tuple[str, str, str]]:
+    """Users that were missing, each with a generated password: (job number, role, password)."""
+    engine = create_engine(settings.database.url)
+    try:
+        await migrate(engine)
+        users = UserStore(engine)
+        existing = {u.job_number: u.role for u in await users.all()}
+        wanted: list[tuple[str, str, str]] = []
+        if "admin" not in existing.values() and admin not in existing:
+            wanted.append((admin, "Administrator", "admin"))
+        if demo:
+            wanted += [
+                (a.job_number, a.name, a.role)
+                for a in settings.agents
+                if a.job_number not in existing
+            ]
+        created = []
+        for job_number, name, role in wanted:
+            password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+            await users.put(
+                job_number, name, role, await asyncio.to_thread(hash_password, password)
+            )
+            created.append((job_number, role, password))
+        return created
+    finally:
+        await engine.dispose()
+
+
+def _first_run_command(settings: Settings, args: argparse.Namespace) -> int:
+    if not re.fullmatch(r"[0-9]{2,16}", args.admin):
+        print(f"acd: a job number is 2-16 digits, not {args.admin!r}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    for job_number, role, password in asyncio.run(_first_run(settings, args.admin, args.demo)):
+        # Shown this once: acd keeps only a hash. Log in at the desktop with it.
+        print(f"{role} {job_number} password: {password}")
+    return EXIT_OK
 
 
 async def _set_user(
@@ -155,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return _user_command(settings, args)
     if args.command == "phone":
         return _phone_command(settings, args)
+    if args.command == "first-run":
+        return _first_run_command(settings, args)
     if args.command == "check-config":
         print(f"acd: {args.config}: configuration OK")
         return EXIT_OK

@@ -48,6 +48,22 @@ def own_endpoint(job_number: str) -> str:
     return f"PJSIP/{job_number}"
 
 
+WEB_PREFIX = "web"  # job numbers are digits: "web1001" is nobody's desk phone
+
+
+def web_phone_name(job_number: str) -> str:
+    """The user's phone in the browser (the desktop's WebRTC phone): web<job number>."""
+    return f"{WEB_PREFIX}{job_number}"
+
+
+def web_endpoint(job_number: str) -> str:
+    return f"PJSIP/{web_phone_name(job_number)}"
+
+
+def is_web_phone(name: str) -> bool:
+    return name.startswith(WEB_PREFIX)
+
+
 class PhoneBook:
     """Issues phone secrets, publishes the phones to Asterisk, checks hot desks."""
 
@@ -61,7 +77,7 @@ class PhoneBook:
     ) -> None:
         self._store = store
         self._directory = directory
-        self._realm = realm
+        self.realm = realm
         self._clock = clock
         self._home = home  # configured phones ([[agents]] endpoint) by job number
 
@@ -88,28 +104,59 @@ class PhoneBook:
             raise PhoneNotKept(
                 f"agent {job_number}'s phone is {home}, configured in pjsip.conf, not by acd"
             )
+        secret = await self._issue(job_number, job_number)
+        log.info("phone_secret_issued", agent=job_number)  # never the secret itself
+        return secret
+
+    async def issue_web_secret(self, job_number: str) -> str:
+        """A new secret for the user's browser phone (web<job>), for the desktop that asked.
+
+        Each login to the desktop gets its own: a browser phone registered
+        with an older one stops at its next registration. The desk phone
+        keeps its secret.
+        """
+        if self._directory is None:
+            raise PhoneNotKept(
+                "acd keeps no phones: set [phones] directory to the file Asterisk reads"
+            )
+        secret = await self._issue(web_phone_name(job_number), job_number)
+        log.info("web_phone_secret_issued", user=job_number)
+        return secret
+
+    async def revoke_web_secret(self, job_number: str) -> bool:
+        """The user logged out: their browser phone's secret registers nothing any more."""
+        name = web_phone_name(job_number)
+        if self._directory is None or await self._store.get(name) is None:
+            return False
+        await self._store.delete(name)
+        await self.publish()
+        log.info("web_phone_secret_revoked", user=job_number)
+        return True
+
+    async def _issue(self, name: str, job_number: str) -> str:
+        """All or nothing: stored and written to the directory, or the old one stays."""
         secret = secrets.token_urlsafe(SECRET_BYTES)
         row = PhoneRow(
-            name=job_number,
+            name=name,
             job_number=job_number,
-            realm=self._realm,
-            digest=sip_digest(job_number, self._realm, secret),
+            realm=self.realm,
+            digest=sip_digest(name, self.realm, secret),
             changed_at=self._clock(),
         )
-        old = await self._store.get(job_number)
+        old = await self._store.get(name)
         await self._store.put(row)
         try:
             await self.publish()
         except PhoneDirectoryUnavailable:
             if old is None:
-                await self._store.delete_of(job_number)
+                await self._store.delete(name)
             else:
                 await self._store.put(_copy(old))
             raise
-        log.info("phone_secret_issued", agent=job_number)  # never the secret itself
         return secret
 
     async def has_phone(self, job_number: str) -> bool:
+        """Whether the agent's desk phone has a secret (their browser phone aside)."""
         return await self._store.get(job_number) is not None
 
     async def remove(self, job_number: str) -> None:
@@ -137,7 +184,10 @@ class PhoneBook:
         store = self._store
 
         async def stored() -> list[DirectoryPhone]:
-            return [DirectoryPhone(r.name, r.realm, r.digest) for r in await store.all()]
+            return [
+                DirectoryPhone(r.name, r.realm, r.digest, webrtc=is_web_phone(r.name))
+                for r in await store.all()
+            ]
 
         try:
             await self._directory.write_latest(stored)
@@ -148,8 +198,9 @@ class PhoneBook:
             ) from exc
 
     async def check_login_at(self, job_number: str, endpoint: str) -> None:
-        """NotAllowedPhone unless it is the agent's own phone or a hot desk allowed for them."""
-        if endpoint == self.home_of(job_number):
+        """NotAllowedPhone unless it is the agent's own phone (desk or browser) or a hot desk
+        allowed for them."""
+        if endpoint in (self.home_of(job_number), web_endpoint(job_number)):
             return
         if endpoint not in await self._store.hot_desks(job_number):
             raise NotAllowedPhone(

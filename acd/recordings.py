@@ -137,7 +137,12 @@ class RecordingService:
         return self._settings.agents_hear_own and row.agent == user.job_number
 
     async def listing(
-        self, user: User, day: date | None, agent: str | None, line: str | None
+        self,
+        user: User,
+        day: date | None,
+        agent: str | None,
+        line: str | None,
+        caller: str | None = None,
     ) -> list[dict[str, Any]]:
         """Recordings of one local day (default today), newest first."""
         day = day or datetime.fromtimestamp(self._clock(), self._zone).date()
@@ -148,7 +153,7 @@ class RecordingService:
                     f"{user.role.value} {user.job_number} may not list recordings"
                 )
             agent = user.job_number
-        rows = await self.store.listing(since, until, agent=agent, line=line)
+        rows = await self.store.listing(since, until, agent=agent, line=line, caller=caller)
         return [recording_json(r) for r in rows if self._may_hear(user, r)]
 
     async def details(self, user: User, call_id: str) -> dict[str, Any]:

@@ -236,6 +236,10 @@ class PhoneSettings(_Section):
     context: str = Field(default="agents", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     transport: str = Field(default="transport-udp", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     codecs: str = Field(default="ulaw,alaw", pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")
+    # Where browsers reach Asterisk's SIP over WebSocket (http.conf, pjsip.conf's
+    # transport-ws): the agent desktop's phone registers there. wss:// when the desktop
+    # is served over HTTPS (browsers allow nothing else then). Unset: no browser phones.
+    websocket: str | None = Field(default=None, pattern=r"^wss?://[A-Za-z0-9.:\[\]-]+(/[^\s]*)?$")
 
 
 class MetricsSettings(_Section):

@@ -251,7 +251,17 @@ def build(
     phones = phone_book(s, db, clock)
     reports = ReportService(ReportSource(db), figures, zone, clock)
     api = ApiContext(
-        centre, control, live, auth, users, clock, aftercall, reports, recordings, phones
+        centre,
+        control,
+        live,
+        auth,
+        users,
+        clock,
+        aftercall,
+        reports,
+        recordings,
+        phones,
+        settings.phones.websocket,
     )
     return Services(
         engine,

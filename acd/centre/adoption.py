@@ -85,7 +85,9 @@ class Adoption:
         """
         for job_number, change in (await self._agent_log.latest()).items():
             if job_number in self._core.agents:
-                self._core.restore_agent(job_number, change.new, change.reason, change.at)
+                self._core.restore_agent(
+                    job_number, change.new, change.reason, change.at, endpoint=change.endpoint
+                )
                 if change.new is AgentState.TALKING:
                     self._talking_before_restart[job_number] = change.at
 

@@ -56,11 +56,14 @@ class CallControl:
         self._policy = recording_policy
         self._disk = disk
 
-    async def spy(self, supervisor: str, agent: str, mode: str) -> SpySession:
-        """A supervisor listens, whispers or barges in on an agent's call (from their phone)."""
+    async def spy(
+        self, supervisor: str, agent: str, mode: str, endpoint: str | None = None
+    ) -> SpySession:
+        """A supervisor listens, whispers or barges in on an agent's call (from their phone,
+        or ``endpoint``: one of their own the caller has checked)."""
         if self._core.status(agent).state is not AgentState.TALKING:
             raise Refused(f"agent {agent} is not on a call")
-        endpoint = self._core.status(supervisor).agent.endpoint
+        endpoint = endpoint or self._core.status(supervisor).agent.endpoint
         session = await self._executor.spy(supervisor, endpoint, agent, mode)
         self._p.live.bus.publish(
             "spy", self._p.clock(), agent=agent, supervisor=supervisor, mode=mode

@@ -81,9 +81,13 @@ class TalkingCalls:
     ) -> None:
         uid = channel.uniqueid
         if caller is None and channel.context == "acd-agent" and channel.exten == "answered":
-            # Answered just before the restart, never put through: the leg waits for
-            # nothing (the caller is taken back as waiting). Let it go.
-            self._p.tasks.spawn(self._p.executor.hang_up_leg(uid), "acd-stale-leg")
+            # Answered just before the restart, not bridged yet. Its caller may be
+            # hearing "agent ... at your service" on the way to it (the old engine
+            # put them through) or still waiting (it had no time to). Until that is
+            # known the agent is on this call, so nothing else is offered to them.
+            self._core.restore_agent(job_number, AgentState.TALKING, None, since, talking_on=uid)
+            self._book.legs[uid] = AgentLeg(uid, uid, job_number, answered=True)
+            self._p.tasks.spawn(self._find_connecting_caller(job_number, uid), "acd-adopt-leg")
             return
         call_id = caller.uniqueid if caller is not None else uid
         self._core.restore_agent(job_number, AgentState.TALKING, None, since, talking_on=call_id)
@@ -95,6 +99,37 @@ class TalkingCalls:
         elif caller is None:  # on hold (the agent's leg waits apart) or a click-to-dial
             self._p.tasks.spawn(self._find_held_caller(job_number, uid), "acd-adopt-held")
         log.info("agent_still_talking", agent=job_number, call_id=call_id, channel=channel.name)
+
+    async def _find_connecting_caller(self, job_number: str, leg_uid: str) -> None:
+        """An answered leg not yet bridged: its caller is being put through, or it is let go.
+
+        A caller in ``connect`` hears the greeting and then bridges with this leg:
+        the call is theirs again (and counts as answered). Otherwise (the caller
+        is taken back as waiting, or gone) the leg waits for nothing and is hung
+        up; the agent goes to wrap-up as after any call.
+        """
+        try:
+            call_id = await self._p.executor.getvar(leg_uid, "ACD_CALL_ID")
+        except AmiError as exc:
+            log.warning("adopt_answered_leg_failed", agent=job_number, error=str(exc))
+            call_id = ""
+        caller = self._channels.get(call_id) if call_id else None
+        if (
+            caller is not None
+            and caller.context == WAIT_CONTEXT
+            and caller.exten == "connect"  # put through: hears the greeting, then bridges
+            and call_id not in self._book.calls
+            and self._core.take_back_call(job_number, leg_uid, call_id)
+        ):
+            self._book.legs[leg_uid] = AgentLeg(leg_uid, call_id, job_number, answered=True)
+            info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name)
+            self._book.calls[call_id] = info
+            log.info("connecting_call_taken_back", agent=job_number, call_id=call_id)
+            await self._details(info, job_number)
+            return
+        if leg_uid in self._book.legs:
+            log.info("answered_leg_let_go", agent=job_number, leg=leg_uid, call_id=call_id)
+            await self._p.executor.hang_up_leg(leg_uid)
 
     async def _find_held_caller(self, job_number: str, leg_uid: str) -> None:
         """An agent's leg with no bridge: if its caller waits on hold, the call is theirs again."""

@@ -121,6 +121,9 @@ class AgentStateChanged:
     reason: NotReadyReason | None
     at: float
     call_id: str | None = None
+    # The phone the agent works at (their own, their browser phone or a hot desk): an
+    # engine restarted keeps ringing that one.
+    endpoint: str | None = None
 
 
 @dataclass(slots=True)
@@ -162,5 +165,11 @@ class AgentStatus:
         if new is not AgentState.AFTER_CALL:
             self.wrap_up_until = None
         return AgentStateChanged(
-            self.agent.job_number, old, new, self.reason, now, call_id or self.call_id
+            self.agent.job_number,
+            old,
+            new,
+            self.reason,
+            now,
+            call_id or self.call_id,
+            self.agent.endpoint,
         )

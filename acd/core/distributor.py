@@ -18,6 +18,7 @@ not carry one out the core repairs what it had decided:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import assert_never
 
 from acd.core.agents import Agent, AgentAction, AgentState, AgentStatus, NotReadyReason
@@ -64,6 +65,7 @@ class CallDistributor(OfferingQueue):
         *,
         talking_on: str | None = None,
         line: str = "",
+        endpoint: str | None = None,
     ) -> None:
         """Put an agent back where they were before an engine restart.
 
@@ -72,6 +74,8 @@ class CallDistributor(OfferingQueue):
         stays talking until that call ends.
         """
         status = self.status(job_number)
+        if endpoint is not None and state is not AgentState.LOGGED_OUT:
+            status.agent = replace(status.agent, endpoint=endpoint)  # still at that phone
         if state is AgentState.RINGING:
             state, reason = AgentState.READY, None
         if state is AgentState.TALKING and talking_on is None:

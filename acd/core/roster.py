@@ -59,6 +59,7 @@ class AgentRoster:
         change = self._change(status, AgentAction.LOG_IN, now)
         if endpoint is not None:
             status.agent = replace(status.agent, endpoint=endpoint)
+            change = replace(change, endpoint=endpoint)
         return [change]
 
     def log_out(self, job_number: str, now: float) -> list[Output]:

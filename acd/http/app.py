@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import structlog
 from aiohttp import web
 
 from acd.http.admin import ADMIN_ROUTES
@@ -31,12 +33,75 @@ ROUTES = (
     + RECORDING_ROUTES
 )
 
-WALLBOARD = Path(__file__).with_name("static") / "wallboard.html"
+STATIC = Path(__file__).with_name("static")
+WALLBOARD = STATIC / "wallboard.html"
+DESKTOP_FILES = {
+    "desktop.js": "text/javascript",
+    "desktop.css": "text/css",
+    "phone.js": "text/javascript",
+    "console.js": "text/javascript",
+}
+# SIP.js as npm installed it (acd/web, `npm ci` in docker/bootstrap): ES modules, served
+# as they are. No build step and nothing fetched from elsewhere at run time.
+NODE_MODULES = Path(__file__).parents[1] / "web" / "node_modules"
+SIP_JS = NODE_MODULES / "sip.js" / "lib"
+CHART_JS = NODE_MODULES / "chart.js" / "dist"  # the console's charts (chart.umd.min.js)
+
+log = structlog.get_logger("acd.http")
 
 
 async def wallboard(request: web.Request) -> web.FileResponse:
     """The supervisors' live wallboard (it logs in and reads the event stream)."""
     return web.FileResponse(WALLBOARD, headers={"Cache-Control": "no-cache"})
+
+
+def page_policy(websocket: str | None) -> str:
+    """The desktop's Content Security Policy: its files, its API and Asterisk's phone socket."""
+    connect = "'self'"
+    if websocket:
+        parts = urlsplit(websocket)
+        connect += f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; media-src 'self' blob: mediastream:; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+async def desktop(request: web.Request) -> web.FileResponse:
+    """The agent desktop, with its phone in the page."""
+    return _page(request, "desktop.html")
+
+
+async def console(request: web.Request) -> web.FileResponse:
+    """The supervisor console: the centre live, listen/whisper/barge, reports, recordings."""
+    return _page(request, "console.html")
+
+
+def _page(request: web.Request, name: str) -> web.FileResponse:
+    return web.FileResponse(
+        STATIC / name,
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": page_policy(request.app[API].websocket),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+async def desktop_file(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in DESKTOP_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        STATIC / name,
+        headers={
+            "Content-Type": DESKTOP_FILES[name],
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def build_http_app(
@@ -57,4 +122,12 @@ def build_http_app(
     app.router.add_get(PREFIX + "/openapi.json", openapi)
     app.router.add_get(PREFIX + "/events", events)
     app.router.add_get("/wallboard", wallboard)
+    app.router.add_get("/", desktop)
+    app.router.add_get("/desktop/{name:[a-z]+[.](?:js|css)}", desktop_file)
+    app.router.add_get("/console", console)
+    for url, folder in (("/desktop/sip.js/", SIP_JS), ("/desktop/chart.js/", CHART_JS)):
+        if folder.is_dir():
+            app.router.add_static(url, folder)
+        else:
+            log.warning("desktop_library_missing", expected=str(folder), fix="docker/bootstrap")
     return app

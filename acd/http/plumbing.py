@@ -45,6 +45,7 @@ class ApiContext:
     reports: ReportService
     recordings: RecordingService
     phones: PhoneBook
+    websocket: str | None = None  # browsers' SIP over WebSocket ([phones] websocket)
 
 
 API = web.AppKey("api", ApiContext)

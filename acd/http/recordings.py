@@ -36,6 +36,7 @@ class RecordingsQuery(Body):
     date: dt.date | None = Field(default=None, description="the day (local); default: today")
     agent: str | None = Field(default=None, max_length=16)
     line: str | None = Field(default=None, max_length=32)
+    caller: str | None = Field(default=None, max_length=40, description="the caller's number")
 
 
 class AudioQuery(Body):
@@ -61,7 +62,7 @@ async def control(request: web.Request) -> web.Response:
 async def listing(request: web.Request) -> web.Response:
     service = _service(request)
     query = parse_query(request, RecordingsQuery)
-    rows = await service.listing(request[USER], query.date, query.agent, query.line)
+    rows = await service.listing(request[USER], query.date, query.agent, query.line, query.caller)
     return web.json_response(rows)
 
 
@@ -98,7 +99,8 @@ RECORDING_ROUTES: list[Route] = [
         "GET",
         "/recordings",
         listing,
-        "Recordings of a day, newest first (supervisors; agents their own if allowed)",
+        "Recordings of a day, newest first, by agent, line or caller (supervisors; agents "
+        "their own if allowed)",
         query=RecordingsQuery,
     ),
     Route("GET", "/recordings/{call_id}", details, "One call's recording: length, size, checksum"),

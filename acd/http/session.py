@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+import structlog
 from aiohttp import web
 from pydantic import Field
 
 from acd.auth import AuthError, TooManyAttempts
-from acd.core.access import User
-from acd.http.errors import TooManyRequests, Unauthorized, json_body
+from acd.core.access import User, UserRole
+from acd.http.errors import Forbidden, TooManyRequests, Unauthorized, json_body
 from acd.http.plumbing import API, TOKEN, USER, Body, Route
+from acd.phones import PhoneDirectoryUnavailable, PhoneNotKept, web_endpoint, web_phone_name
+
+log = structlog.get_logger("acd.http")
 
 
 class LoginBody(Body):
@@ -36,9 +41,50 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """End this token."""
-    await request.app[API].auth.logout(request[TOKEN])
+    """End this token, and the browser phone's secret that its login was given."""
+    ctx = request.app[API]
+    await ctx.auth.logout(request[TOKEN])
+    user = request[USER]
+    if user.role is not UserRole.ADMIN:
+        try:
+            await ctx.phones.revoke_web_secret(user.job_number)
+        except PhoneDirectoryUnavailable as exc:  # logged out all the same; ops are told
+            log.warning("web_phone_not_revoked", user=user.job_number, error=str(exc))
     return web.json_response({"logged_out": True})
+
+
+async def web_phone(request: web.Request) -> web.Response:
+    """A browser phone of one's own: where it registers and a secret for this login."""
+    ctx = request.app[API]
+    user = request[USER]
+    if user.role is UserRole.ADMIN:
+        raise Forbidden("admins take no calls: they have no phone")
+    if ctx.websocket is None:
+        raise PhoneNotKept("no browser phones: set [phones] websocket (Asterisk's ws:// address)")
+    secret = await ctx.phones.issue_web_secret(user.job_number)
+    name = web_phone_name(user.job_number)
+    host = urlsplit(ctx.websocket).hostname or "localhost"
+    body = {
+        "endpoint": web_endpoint(user.job_number),
+        "websocket": ctx.websocket,
+        "uri": f"sip:{name}@{host}",
+        "username": name,
+        "realm": ctx.phones.realm,
+        "secret": secret,
+    }
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def my_day(request: web.Request) -> web.Response:
+    """One's own figures today (the day report's row): calls, talk time, ratings."""
+    ctx = request.app[API]
+    user = request[USER]
+    report = await ctx.reports.report("day", ctx.reports.today())
+    row = next((r for r in report["agents"] if r["agent"] == user.job_number), None)
+    if row is None:  # nothing today yet
+        row = {"agent": user.job_number, "answered": 0, "talk_s": 0.0, "surveys": 0}
+        row |= {"survey_average": None}
+    return web.json_response({"label": report["label"], **row})
 
 
 async def me(request: web.Request) -> web.Response:
@@ -67,4 +113,11 @@ SESSION_ROUTES: list[Route] = [
     ),
     Route("POST", "/auth/logout", logout, "End this token"),
     Route("GET", "/me", me, "Who this token belongs to"),
+    Route("GET", "/me/today", my_day, "Your own figures today: calls, talk time, ratings"),
+    Route(
+        "POST",
+        "/me/web-phone",
+        web_phone,
+        "Your browser phone: its WebSocket address and a new secret (this login's)",
+    ),
 ]

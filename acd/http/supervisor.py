@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from acd.core.access import User, may_act_on_agent, may_supervise
 from acd.http.errors import Forbidden, json_body
@@ -15,6 +16,11 @@ class MonitorBody(Body):
     """How the supervisor joins the agent's call."""
 
     mode: Literal["listen", "whisper", "barge"]
+    endpoint: str | None = Field(
+        default=None,
+        max_length=80,
+        description="the phone to ring: your own desk phone (default) or your browser phone",
+    )
 
 
 def _supervisor(request: web.Request) -> User:
@@ -32,7 +38,9 @@ async def monitor(request: web.Request) -> web.Response:
     job_number = agent_target(request)
     body = MonitorBody.model_validate(await json_body(request))
     ctx = request.app[API]
-    session = await ctx.control.spy(user.job_number, job_number, body.mode)
+    if body.endpoint is not None:  # only a phone of one's own
+        await ctx.phones.check_login_at(user.job_number, body.endpoint)
+    session = await ctx.control.spy(user.job_number, job_number, body.mode, body.endpoint)
     await ctx.users.audit(ctx.clock(), user.job_number, body.mode, job_number)
     return web.json_response(
         {"agent": job_number, "mode": session.mode, "supervisor": user.job_number}

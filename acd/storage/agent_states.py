@@ -26,6 +26,7 @@ class AgentStateLog:
                 reason=c.reason.value if c.reason else None,
                 call_id=c.call_id,
                 at=c.at,
+                endpoint=c.endpoint,
             )
             for c in changes
         ]
@@ -49,4 +50,5 @@ def as_change(row: AgentStateRow) -> AgentStateChanged:
         NotReadyReason(row.reason) if row.reason else None,
         row.at,
         row.call_id,
+        row.endpoint,
     )

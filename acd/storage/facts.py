@@ -37,6 +37,7 @@ def rows_for(fact: Fact, at: datetime) -> list[Row]:
                     "reason": fact.reason.value if fact.reason else None,
                     "call_id": fact.call_id,
                     "at": fact.at,
+                    "endpoint": fact.endpoint,
                 }
             ]
         case CallAbandoned():
@@ -90,6 +91,7 @@ class FactStore:
                         "reason": row["reason"],
                         "call_id": row["call_id"],
                         "at": row["at"],
+                        "endpoint": row.get("endpoint"),  # none in an older spill file
                     }
                 )
             else:

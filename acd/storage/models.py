@@ -52,6 +52,7 @@ class AgentStateRow(Base):
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+    endpoint: Mapped[str | None] = mapped_column(String(60), nullable=True)  # the phone
 
 
 class UserRow(Base):

@@ -35,6 +35,8 @@ ENDPOINT_COLUMNS = (
     "force_rport",
     "rewrite_contact",
     "dtmf_mode",
+    "webrtc",
+    "dtls_auto_generate_cert",
 )
 AUTH_COLUMNS = ("id", "auth_type", "username", "realm", "password_digest")
 AOR_COLUMNS = ("id", "max_contacts", "remove_existing")
@@ -47,6 +49,7 @@ class DirectoryPhone:
     name: str
     realm: str
     digest: str  # MD5 of "name:realm:secret"
+    webrtc: bool = False  # a browser's phone: SIP over WebSocket, DTLS-SRTP and ICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,32 @@ def _protect(path: Path, group: str | None) -> None:
     os.chmod(path, 0o640 if group is not None else 0o600)
 
 
+def _endpoint(profile: PhoneProfile, phone: DirectoryPhone) -> tuple[str | None, ...]:
+    """A phone's ps_endpoints row, in ENDPOINT_COLUMNS' order (None: Asterisk's default)."""
+    if phone.webrtc:
+        # webrtc = yes: AVPF, DTLS-SRTP (a certificate Asterisk makes itself), ICE and
+        # rtcp-mux. No transport: Asterisk answers on the WebSocket it registered over.
+        transport, nat, webrtc = None, None, "yes"
+    else:
+        transport, nat, webrtc = profile.transport, "yes", None
+    return (
+        phone.name,
+        transport,
+        phone.name,
+        phone.name,
+        profile.context,
+        "all",
+        profile.codecs,
+        "no",
+        "yes",
+        nat,
+        nat,
+        "rfc4733",
+        webrtc,
+        webrtc,
+    )
+
+
 def _write(
     path: Path, profile: PhoneProfile, phones: list[DirectoryPhone], group: str | None
 ) -> None:
@@ -150,20 +179,7 @@ def _write(
                 db.execute(
                     f"INSERT INTO ps_endpoints ({', '.join(ENDPOINT_COLUMNS)}) "
                     f"VALUES ({', '.join('?' for _ in ENDPOINT_COLUMNS)})",
-                    (
-                        phone.name,
-                        profile.transport,
-                        phone.name,
-                        phone.name,
-                        profile.context,
-                        "all",
-                        profile.codecs,
-                        "no",
-                        "yes",
-                        "yes",
-                        "yes",
-                        "rfc4733",
-                    ),
+                    _endpoint(profile, phone),
                 )
                 db.execute(
                     "INSERT INTO ps_auths (id, auth_type, username, realm, password_digest) "

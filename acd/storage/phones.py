@@ -27,6 +27,11 @@ class PhoneStore:
         async with self._sessions() as session:
             return list(await session.scalars(select(PhoneRow).order_by(PhoneRow.name)))
 
+    async def delete(self, name: str) -> None:
+        """One phone goes (its owner's other phones and hot desks stay)."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(PhoneRow).where(PhoneRow.name == name))
+
     async def delete_of(self, job_number: str) -> None:
         """A user is gone: their phones and hot desks go too."""
         async with self._sessions.begin() as session:

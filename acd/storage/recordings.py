@@ -116,6 +116,7 @@ class RecordingStore:
         *,
         agent: str | None = None,
         line: str | None = None,
+        caller: str | None = None,
         limit: int = 500,
     ) -> list[RecordingRow]:
         """Recordings started in a period, newest first."""
@@ -130,6 +131,8 @@ class RecordingStore:
             query = query.where(RecordingRow.agent == agent)
         if line is not None:
             query = query.where(RecordingRow.line == line)
+        if caller is not None:
+            query = query.where(RecordingRow.caller == caller)
         async with self._sessions() as session:
             return list(await session.scalars(query))
 

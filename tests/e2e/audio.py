@@ -116,15 +116,31 @@ def tone_seconds_u8(chunks: list[tuple[float, bytes]], start: float, end: float)
     )
 
 
-def tone_seconds_wav(path: Path, start: float, end: float) -> float:
-    """Seconds with the tone in a WAV recording between two offsets (seconds)."""
+def tone_seconds_wav(
+    path: Path, start: float, end: float, frequency: float = 1000.0, share: float = 0.5
+) -> float:
+    """Seconds with the tone in a WAV recording between two offsets (seconds): windows
+    where at least ``share`` of the energy is at ``frequency``."""
     rate, samples = read_wav(path)
     window = rate // 10
     return sum(
         0.1
         for i in range(int(start * rate), min(len(samples), int(end * rate)) - window, window)
-        if tone_ratio(samples[i : i + window], rate=rate) > 0.5
+        if tone_ratio(samples[i : i + window], frequency, rate) > share
     )
+
+
+def write_tone_wav(path: Path, seconds: float, frequency: float, rate: int = 8000) -> Path:
+    """A 16-bit mono WAV file of a pure tone (a fake microphone's input, say)."""
+    step = 2 * math.pi * frequency / rate
+    samples = [int(12000 * math.sin(step * i)) for i in range(int(seconds * rate))]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return path
 
 
 def find_prompts(

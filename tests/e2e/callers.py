@@ -211,9 +211,11 @@ class Callers:
         language: str = "",
         record: bool = False,
         max_seconds: int = 300,
+        voice: str = "",
     ) -> Caller:
         """A caller dials the hotline (and stays on the line until hung up, at most
-        ``max_seconds``: a forgotten caller ends by itself)."""
+        ``max_seconds``: a forgotten caller ends by itself). ``voice``: a sound file
+        (as Asterisk sees it, without its extension) the caller says over and over."""
         pbx = self.asterisk.pbx
         tag = uuid.uuid4().hex[:12]
         # Asterisk matches uniqueids by prefix: neither id may be a prefix of the other.
@@ -223,6 +225,7 @@ class Callers:
             "PROBE_DELAY=0",
             f"PROBE_HOLD={max_seconds}",
             f"PROBE_RECORD={pbx.chroot_path(f'spool/monitor/caller-{tag}.wav') if record else ''}",
+            f"PROBE_VOICE={voice}",
         ]
         if language:
             variables.append(f"__HOTLINE_LANGUAGE={language}")  # inherited by the hotline leg

@@ -127,7 +127,7 @@ def centre_config(pbx: Pbx, workdir: Path, **overrides: Any) -> dict[str, Any]:
             "asterisk_dir": pbx.chroot_path("sounds/acd"),
         },
         "acd": {"ring_timeout": 8, "wrap_up": 2, "announce_every": 0, "tick_interval": 0.2},
-        "phones": {"directory": str(pbx.phones_file)},
+        "phones": {"directory": str(pbx.phones_file), "websocket": pbx.websocket},
         "agents": AGENTS,
         "recording": {
             "dir": str(pbx.host_path("spool/recordings")),

@@ -70,6 +70,7 @@ class Pbx:
     ami_port: int = field(default_factory=free_tcp_port)
     sip_port: int = field(default_factory=free_udp_port)
     agi_port: int = field(default_factory=free_tcp_port)
+    http_port: int = field(default_factory=free_tcp_port)  # SIP over WebSocket (browsers)
     rtp_start: int = field(default_factory=free_udp_range)
     info: dict[str, str] = field(default_factory=dict)
 
@@ -80,6 +81,7 @@ class Pbx:
             "ACD_AMI_PORT": str(self.ami_port),
             "ACD_SIP_PORT": str(self.sip_port),
             "ACD_AGI_PORT": str(self.agi_port),
+            "ACD_HTTP_PORT": str(self.http_port),
             "ACD_RTP_START": str(self.rtp_start),
             "ACD_PBX_TEST_AMI": "1",
         }
@@ -139,6 +141,11 @@ class Pbx:
     def host_path(self, inside: str) -> Path:
         """Where a path under the instance directory (inside the root) is on the host."""
         return Path(self.info["ACD_PBX_DIR"]) / inside
+
+    @property
+    def websocket(self) -> str:
+        """Where browsers' phones reach this Asterisk (SIP over WebSocket)."""
+        return self.info["ACD_PBX_WEBSOCKET"]
 
     def chroot_path(self, inside: str) -> str:
         """The same path as Asterisk sees it, inside the root."""

@@ -52,6 +52,41 @@ async def test_a_call_talking_through_a_kill_9_keeps_its_call_id_hold_recording_
     assert tour["survey_distribution"]["5"] == 1
 
 
+async def test_a_kill_9_while_the_caller_hears_the_agents_greeting_still_puts_them_through(
+    asterisk: Asterisk, centre, callers: Callers, phones
+):
+    c = await centre(ivr={"timezone": zone_at_midday()})
+    phone = await phones("1001", answer_after=0.5)
+    await c.agent_logged_in("1001")
+    caller, call = await callers.tour_call(phone, rings=1)
+    await caller.hears("agent_greeting_before")  # put through; bridged once it has played
+
+    await c.kill()
+    await c.start()
+    assert not await asterisk.channels_of("Surrogate/")
+    rows = await asterisk.channels()
+    assert rows[caller.call_id][-2] == "", "bridged before the engine was back: nothing tested"
+
+    # The new engine lets the agent's answered leg wait for its caller: they talk.
+    leg = await asterisk.bridged_with(caller.call_id, "1001")
+    agent = await c.login("1001")
+    view = await agent.wait_agent(lambda v: v["state"] == "talking")
+    assert view["call_id"] == caller.call_id, view
+    await phone.hang_up(call)
+    await caller.hears("survey_question")
+    await caller.press("5", after=1.0)
+    await caller.hears("survey_thanks")
+    await caller.gone()
+    assert leg not in await asterisk.channels()
+
+    # It counts as answered (the killed engine had no time to store that), recorded whole.
+    lead = await c.login("1901")
+    _, tour = await report_line(lead, "tour", lambda r: r["surveys"] == 1)
+    assert (tour["offered"], tour["answered"], tour["abandoned"]) == (1, 1, 0)
+    recording = await lead.finished_recording(caller.call_id)
+    assert recording["complete"] is True and recording["agent"] == "1001", recording
+
+
 async def test_the_survey_waits_in_music_while_the_engine_restarts_and_the_rating_counts(
     asterisk: Asterisk, centre, callers: Callers, phones
 ):

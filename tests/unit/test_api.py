@@ -321,6 +321,11 @@ async def test_a_team_lead_plays_a_recording_through_the_api_and_it_is_audited(a
     lead, agent = await token(api, "1901"), await token(api, "1001")
     (row,) = await (await api.get("/api/v1/recordings", headers=lead)).json()
     assert row["call_id"] == "r1" and row["audio"] == "/api/v1/recordings/r1/audio"
+    # Searched by the caller's number (the console's recordings search).
+    found = await api.get("/api/v1/recordings?caller=13800138000", headers=lead)
+    assert [r["call_id"] for r in await found.json()] == ["r1"]
+    other = await api.get("/api/v1/recordings?caller=13900000000&line=tour", headers=lead)
+    assert await other.json() == []
     resp = await api.get("/api/v1/recordings/r1/audio?download=true", headers=lead)
     assert resp.status == 200 and await resp.read() == path.read_bytes()
     assert resp.headers["Content-Type"] == "audio/wav"
@@ -333,3 +338,23 @@ async def test_a_team_lead_plays_a_recording_through_the_api_and_it_is_audited(a
         "/api/v1/agents/1001/recording", headers=agent, json={"action": "pause"}
     )
     assert (refused.status, (await refused.json())["error_id"]) == (409, "refused")
+
+
+async def test_a_supervisor_listens_in_from_a_phone_of_their_own_only(api):
+    headers = await token(api, "1901")
+    # Not from the agent's own phone (or anyone else's): that would ring it into the call.
+    resp = await api.post(
+        "/api/v1/supervisor/agents/1001/monitor",
+        json={"mode": "listen", "endpoint": "PJSIP/1001"},
+        headers=headers,
+    )
+    assert resp.status == 403
+    assert (await resp.json())["error_id"] == "phone_not_allowed"
+    # From their own browser phone the request goes on (refused here: nobody is on a call).
+    resp = await api.post(
+        "/api/v1/supervisor/agents/1001/monitor",
+        json={"mode": "listen", "endpoint": "PJSIP/web1901"},
+        headers=headers,
+    )
+    assert resp.status == 409, await resp.text()
+    assert "not on a call" in (await resp.json())["message"]

@@ -198,3 +198,73 @@ async def test_without_a_phone_directory_acd_phone_says_acd_keeps_no_phones(tmp_
     assert done.returncode == 2 and "acd keeps no phones" in done.stderr
     bad = await asyncio.to_thread(acd, tmp_path, "user", "10x1", password="long-enough")
     assert bad.returncode == 2 and "2-16 digits" in bad.stderr
+
+
+async def test_the_desktop_gets_a_browser_phone_of_the_users_own_with_a_secret_per_login(
+    tmp_path,
+):
+    phones_file = tmp_path / "acd-phones.db"
+    websocket = "ws://127.0.0.1:8088/ws"
+    settings = {"directory": str(phones_file), "websocket": websocket}
+    async with api_app(tmp_path, phones=settings) as (app, services, _):
+        desk_secret = await services.phones.issue_secret("1001")
+        async with TestClient(TestServer(app)) as api:
+            agent = await login(api, "1001")
+            resp = await api.post("/api/v1/me/web-phone", headers=agent)
+            assert resp.status == 200, await resp.text()
+            assert resp.headers["Cache-Control"] == "no-store"
+            first = await resp.json()
+            assert first["endpoint"] == "PJSIP/web1001" and first["username"] == "web1001"
+            assert first["websocket"] == websocket and first["uri"] == "sip:web1001@127.0.0.1"
+            assert len(first["secret"]) >= 24 and first["secret"] != desk_secret
+
+            # Asterisk gets a WebRTC endpoint (DTLS-SRTP, ICE) beside the desk phone's.
+            with contextlib.closing(sqlite3.connect(phones_file)) as db:
+                endpoints = {
+                    row[0]: row[1:]
+                    for row in db.execute(
+                        "SELECT id, transport, webrtc, dtls_auto_generate_cert, rewrite_contact"
+                        " FROM ps_endpoints"
+                    )
+                }
+            assert endpoints == {
+                "1001": ("transport-udp", None, None, "yes"),
+                "web1001": (None, "yes", "yes", None),
+            }
+            auths = {a[0]: a[4] for a in directory_rows(phones_file)["auths"]}
+            assert auths["web1001"] == f"md5:{sip_digest('web1001', 'acd', first['secret'])}"
+            assert auths["1001"] == f"md5:{sip_digest('1001', 'acd', desk_secret)}"
+
+            # The next login's phone gets a new secret; the desk phone keeps its own.
+            second = await (await api.post("/api/v1/me/web-phone", headers=agent)).json()
+            assert second["secret"] != first["secret"]
+            auths = {a[0]: a[4] for a in directory_rows(phones_file)["auths"]}
+            assert auths["web1001"] == f"md5:{sip_digest('web1001', 'acd', second['secret'])}"
+            assert auths["1001"] == f"md5:{sip_digest('1001', 'acd', desk_secret)}"
+
+            # The agent works at it today without an admin allowing it (it is their own).
+            at_web = {"endpoint": "PJSIP/web1001"}
+            resp = await api.post("/api/v1/agents/1001/login", json=at_web, headers=agent)
+            assert resp.status == 200, await resp.text()
+            assert services.pipeline.core.status("1001").agent.endpoint == "PJSIP/web1001"
+            # Someone else's browser phone is not theirs.
+            other = await login(api, "1002")
+            resp = await api.post("/api/v1/agents/1002/login", json=at_web, headers=other)
+            assert resp.status == 403
+
+            # Logging out ends the browser phone's secret (the desk phone keeps its own).
+            assert (await api.post("/api/v1/auth/logout", headers=agent)).status == 200
+            auths = {a[0]: a[4] for a in directory_rows(phones_file)["auths"]}
+            assert "web1001" not in auths
+            assert auths["1001"] == f"md5:{sip_digest('1001', 'acd', desk_secret)}"
+
+            # Admins take no calls; without a token there is no phone.
+            admin = await login(api, "9000")
+            assert (await api.post("/api/v1/me/web-phone", headers=admin)).status == 403
+            assert (await api.post("/api/v1/me/web-phone")).status == 401
+
+    async with api_app(tmp_path / "no-ws", phones={"directory": str(phones_file)}) as (app, _, _):
+        async with TestClient(TestServer(app)) as api:
+            resp = await api.post("/api/v1/me/web-phone", headers=await login(api, "1001"))
+            assert resp.status == 409
+            assert "[phones] websocket" in (await resp.json())["message"]

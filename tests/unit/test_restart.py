@@ -37,3 +37,19 @@ async def test_callback_requests_come_back_after_a_restart_at_their_place(tmp_pa
         await services.adoption.restore_callbacks()  # restoring twice adds nothing
         assert sorted(waiting) == ["cb-c2", "cb-c3"]
         await services.pipeline.stop()
+
+
+async def test_an_agent_at_their_browser_phone_is_rung_there_after_a_restart(tmp_path):
+    phones = {"directory": str(tmp_path / "p.db"), "websocket": "ws://127.0.0.1:8088/ws"}
+    async with api_app(tmp_path, phones=phones) as (_, services, _):
+        services.centre.log_in("1001", "PJSIP/web1001")
+        services.centre.ready("1001")
+        await services.pipeline.stop()  # what is queued is stored
+
+    async with api_app(tmp_path, phones=phones) as (_, services, _):  # the engine again
+        status = services.pipeline.core.status("1001")
+        # Still ready, at the phone in the page: not the desk phone, where nobody sits.
+        assert status.state.value == "ready"
+        assert status.agent.endpoint == "PJSIP/web1001"
+        assert services.pipeline.core.status("1002").agent.endpoint == "PJSIP/1002"
+        await services.pipeline.stop()

@@ -1,0 +1,518 @@
+// The supervisor console: the centre live (lines, agents, alarms) from the event
+// stream, listen/whisper/barge from the phone in the page, reports with charts, and
+// recordings to play. Every value shown is set as text (never as HTML); the token
+// lives in sessionStorage and travels in the Authorization header.
+// The phone in the page is loaded on its own: without its library (SIP.js not
+// installed), the page works all the same and the desk phone rings.
+const BrowserPhone = await import("/desktop/phone.js").then(
+  (m) => m.BrowserPhone,
+  (err) => { console.warn(`no browser phone: ${err}`); return null; },
+);
+const NO_PHONE = {
+  state: "down", endpoint: null, invitation: null, session: null, remoteStream: null, ringing: false,
+  start: async () => { throw new Error("the browser phone's library is not installed"); },
+  stop: async () => {}, answer: () => null, hangUp: () => false,
+};
+
+const T = {
+  en: {
+    title: "Supervisor console", login_title: "Log in", job_number: "Job number", password: "Password",
+    log_in: "Log in", log_out: "Log out", tab_live: "Live", tab_reports: "Reports", tab_recordings: "Recordings",
+    peak: "Peak level", answered: "Answered", abandoned: "Abandoned", offered: "Offered",
+    service_level: "Service level", lines: "Lines", line: "Line", waiting: "Waiting", longest: "Longest wait",
+    agents: "Agents", agent: "Agent", state: "State", reason: "Reason", in_state: "In state", actions: "Actions",
+    listen: "Listen", whisper: "Whisper", barge: "Barge in", end_call: "End call", stop_monitor: "Stop listening",
+    day: "Day", week: "Week", month: "Month", show: "Show", csv_lines: "CSV: lines", csv_agents: "CSV: agents",
+    traffic: "Offered, answered, abandoned", service: "Service level (%), ASA and AHT (s)",
+    satisfaction: "Satisfaction", per_agent: "Per agent: answered, AHT (s)", asa: "ASA (s)", aht: "AHT (s)",
+    sl_pct: "Service level (%)", ratings: "Ratings", all_lines: "All lines", search: "Search", time: "Time",
+    caller: "Caller", duration: "Length", play: "Play", download: "Download", no_recordings: "No recordings",
+    st_logged_out: "Logged out", st_ready: "Ready", st_ringing: "Ringing", st_talking: "Talking",
+    st_after_call: "Wrap-up", st_not_ready: "Not ready",
+    reason_break: "Break", reason_lunch: "Lunch", reason_training: "Training",
+    reason_callback_work: "Callback work", reason_other: "Other", reason_no_answer: "No answer",
+    phone_registered: "Phone ready", phone_connecting: "Phone connecting...", phone_down: "Desk phone",
+    link_ok: "Connected", link_reconnecting: "Reconnecting...", bad_login: "Wrong job number or password",
+    not_supervisor: "The console is for supervisors: agents work at the desktop", failed: "Could not do that",
+    monitoring: "You are in agent {agent}'s call ({mode})", ringing_you: "Your phone rings: {mode} on agent {agent}",
+    mode_listen: "listening", mode_whisper: "whispering", mode_barge: "barged in", total: "Total",
+    alarm: "Alarm", desktop: "Desktop",
+    force_login: "Log in", force_ready: "Ready", force_not_ready: "Not ready", force_logout: "Log out",
+  },
+  zh: {
+    title: "班长控制台", login_title: "登录", job_number: "工号", password: "密码",
+    log_in: "登录", log_out: "签出", tab_live: "实时", tab_reports: "报表", tab_recordings: "录音",
+    peak: "高峰级别", answered: "接通", abandoned: "放弃", offered: "呼入",
+    service_level: "服务水平", lines: "业务线", line: "业务线", waiting: "排队", longest: "最长等待",
+    agents: "坐席", agent: "坐席", state: "状态", reason: "原因", in_state: "持续", actions: "操作",
+    listen: "监听", whisper: "耳语", barge: "强插", end_call: "强拆", stop_monitor: "停止监听",
+    day: "日", week: "周", month: "月", show: "查看", csv_lines: "CSV：业务线", csv_agents: "CSV：坐席",
+    traffic: "呼入、接通、放弃", service: "服务水平（%）、平均应答和平均处理时长（秒）",
+    satisfaction: "满意度", per_agent: "各坐席：接通量、平均处理时长（秒）", asa: "平均应答（秒）", aht: "平均处理（秒）",
+    sl_pct: "服务水平（%）", ratings: "评价数", all_lines: "全部业务线", search: "查询", time: "时间",
+    caller: "来电", duration: "时长", play: "播放", download: "下载", no_recordings: "没有录音",
+    st_logged_out: "已签出", st_ready: "就绪", st_ringing: "振铃", st_talking: "通话中",
+    st_after_call: "话后整理", st_not_ready: "未就绪",
+    reason_break: "休息", reason_lunch: "午餐", reason_training: "培训",
+    reason_callback_work: "回访工作", reason_other: "其他", reason_no_answer: "未接听",
+    phone_registered: "话机就绪", phone_connecting: "话机连接中…", phone_down: "桌面话机",
+    link_ok: "已连接", link_reconnecting: "正在重新连接…", bad_login: "工号或密码错误",
+    not_supervisor: "控制台仅供班长使用：坐席请使用工作台", failed: "操作未成功",
+    monitoring: "您在坐席 {agent} 的通话中（{mode}）", ringing_you: "您的话机正在振铃：{mode}坐席 {agent}",
+    mode_listen: "监听", mode_whisper: "耳语", mode_barge: "强插", total: "合计",
+    alarm: "告警", desktop: "工作台",
+    force_login: "签入", force_ready: "置就绪", force_not_ready: "置未就绪", force_logout: "签出",
+  },
+};
+const LINES = {
+  en: { cruise: "Cruise", tour: "Tour", free_travel: "Free travel" },
+  zh: { cruise: "邮轮", tour: "跟团游", free_travel: "自由行" },
+};
+
+const $ = (id) => document.getElementById(id);
+let lang = localStorage.getItem("acd-lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+const t = (key, vars) => {
+  let text = (T[lang] && T[lang][key]) || T.en[key] || key;
+  for (const [k, v] of Object.entries(vars || {})) text = text.replace(`{${k}}`, v);
+  return text;
+};
+const lineName = (line) => (LINES[lang] && LINES[lang][line]) || line;
+
+// What the console knows; `window.acd` lets tests read it.
+const S = {
+  token: sessionStorage.getItem("acd-token"),
+  me: null, snap: null, skew: 0, link: "down", epoch: null, seq: null, phone: "down",
+  session: null, remoteStream: null,
+  monitor: null, // { agent, mode, answered } while the supervisor is in a call
+  tab: "live", report: null,
+};
+window.acd = S;
+
+function translate() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.title = t("title");
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll("[data-t-placeholder]")) el.placeholder = t(el.dataset.tPlaceholder);
+  $("lang").value = lang;
+  render();
+  if (S.report) drawReport();
+}
+
+$("lang").addEventListener("change", () => {
+  lang = $("lang").value;
+  localStorage.setItem("acd-lang", lang);
+  translate();
+});
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${S.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (resp.status === 401) { loggedOut(); throw new Error("unauthorized"); }
+  if (!resp.ok) {
+    const data = await resp.json().catch(() => ({}));
+    throw new Error(data.message || `${resp.status}`);
+  }
+  return resp;
+}
+
+async function act(method, path, body) {
+  try {
+    const resp = await api(method, path, body);
+    $("message").textContent = "";
+    return await resp.json();
+  } catch (err) {
+    $("message").textContent = `${t("failed")}: ${err.message}`;
+    return null;
+  }
+}
+
+// ---- log in and out ----
+$("login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  const resp = await fetch("/api/v1/auth/login", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ job_number: $("job").value.trim(), password: $("password").value }),
+  });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) { $("login-error").textContent = resp.status === 401 ? t("bad_login") : (data.message || resp.status); return; }
+  $("password").value = "";
+  S.token = data.token;
+  sessionStorage.setItem("acd-token", S.token);
+  await start();
+});
+
+$("logout").addEventListener("click", async () => {
+  await phone.stop();
+  await act("POST", "/auth/logout");
+  loggedOut();
+});
+
+function loggedOut() {
+  sessionStorage.removeItem("acd-token");
+  Object.assign(S, { token: null, me: null, snap: null, monitor: null, epoch: null, seq: null, link: "down", report: null });
+  if (stream) { stream.onclose = null; stream.close(); stream = null; }
+  phone.stop();
+  for (const id of ["tabs", "logout", "link", "phone", "live", "reports", "recordings"]) $(id).hidden = true;
+  $("login").hidden = false;
+  $("who").textContent = "";
+}
+
+async function start() {
+  S.me = await (await api("GET", "/me")).json();
+  if (S.me.role === "agent") {
+    $("login-error").textContent = t("not_supervisor");
+    await act("POST", "/auth/logout");
+    sessionStorage.removeItem("acd-token");
+    S.token = null; S.me = null;
+    return;
+  }
+  $("who").textContent = S.me.name ? `${S.me.name} (${S.me.job_number})` : S.me.job_number;
+  $("login").hidden = true; $("tabs").hidden = false; $("logout").hidden = false;
+  show(S.tab);
+  connectStream();
+  if (S.me.role === "supervisor") {
+    // Listening in rings this phone; without it, the supervisor's desk phone rings.
+    try {
+      await phone.start(async () => (await api("POST", "/me/web-phone")).json());
+    } catch (err) {
+      S.phone = "down";
+    }
+  }
+  render();
+}
+
+// ---- tabs ----
+for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.tab));
+
+function show(tab) {
+  S.tab = tab;
+  for (const id of ["live", "reports", "recordings"]) $(id).hidden = id !== tab;
+  for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === tab);
+  if (tab === "reports" && !S.report) loadReport();
+  if (tab === "recordings") searchRecordings();
+}
+
+// ---- the phone in the page: rings when the supervisor asked to join a call ----
+const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
+  audio: $("remote"),
+  onChange: (p) => {
+    Object.assign(S, { phone: p.state, session: p.session, remoteStream: p.remoteStream });
+    const m = S.monitor;
+    // The call the supervisor just asked for (its caller id is the agent's): take it.
+    if (p.ringing && m && !m.answered && Date.now() < m.until && p.remoteUser === m.agent) {
+      m.answered = true;
+      const answering = phone.answer();
+      if (answering) answering.catch((err) => { $("message").textContent = `${t("failed")}: ${err.message || err}`; });
+    }
+    if (!p.invitation && m && m.answered) S.monitor = null; // the supervisor's leg ended
+    render();
+  },
+});
+
+async function monitor(agent, mode) {
+  const body = { mode };
+  const inPage = phone.state === "registered";
+  if (inPage) body.endpoint = phone.endpoint;
+  const before = S.monitor;
+  if (before && before.agent === agent && before.answered && phone.session) {
+    // The same call switches mode in place.
+    if (await act("POST", `/supervisor/agents/${encodeURIComponent(agent)}/monitor`, body)) before.mode = mode;
+    render();
+    return;
+  }
+  // Expect the call before asking for it: the phone may ring before the answer arrives.
+  S.monitor = { agent, mode, answered: !inPage, until: Date.now() + 30000 };
+  const done = await act("POST", `/supervisor/agents/${encodeURIComponent(agent)}/monitor`, body);
+  if (!done) S.monitor = before;
+  render();
+}
+
+$("stop-monitor").addEventListener("click", async () => {
+  // acd hangs the supervisor's leg up; if it cannot, the page does.
+  if (!(await act("DELETE", "/supervisor/monitor"))) phone.hangUp();
+  if (!phone.invitation) S.monitor = null;
+  render();
+});
+
+// ---- the live event stream: a snapshot, then changes; resumes where it left off ----
+let stream = null, retry = 0, refreshing = null;
+
+function connectStream() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const since = S.epoch !== null ? `&epoch=${encodeURIComponent(S.epoch)}&since=${S.seq}` : "";
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/events?token=${encodeURIComponent(S.token)}${since}`);
+  stream = ws;
+  // Open is in sync: a resume replays what was missed, and a quiet one sends nothing.
+  ws.onopen = () => { if (stream === ws) { S.link = "ok"; render(); } };
+  ws.onmessage = (msg) => { retry = 0; onEvent(JSON.parse(msg.data)); };
+  ws.onclose = (ev) => {
+    if (stream !== ws) return;
+    S.link = "reconnecting"; render();
+    if (ev.code === 4401) { loggedOut(); return; }
+    setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
+  };
+}
+
+function onEvent(ev) {
+  if (ev.kind === "snapshot") {
+    S.epoch = ev.epoch; S.seq = ev.seq; S.link = "ok";
+    setSnapshot(ev.data);
+    return;
+  }
+  S.seq = ev.seq;
+  // Any change: fetch the whole picture again (a burst of events makes one request).
+  if (!refreshing) refreshing = setTimeout(refresh, 250);
+}
+
+async function refresh() {
+  try {
+    const resp = await api("GET", "/supervisor/snapshot");
+    setSnapshot(await resp.json());
+  } catch (err) { /* the stream's next snapshot repairs it */ }
+  refreshing = null;
+}
+
+function setSnapshot(snap) {
+  S.snap = snap;
+  S.skew = snap.at - Date.now() / 1000;
+  render();
+}
+
+// Each second only the clocks move: rows and their buttons are rebuilt on changes only
+// (a click must not fall between two rebuilds).
+function tickClocks() {
+  const now = Date.now() / 1000 + S.skew;
+  for (const cell of document.querySelectorAll("#live [data-since]")) {
+    cell.textContent = clock(now - Number(cell.dataset.since));
+  }
+}
+setInterval(() => { if (S.snap && S.tab === "live") tickClocks(); }, 1000);
+
+function clock(seconds) {
+  const s = Math.max(0, Math.round(seconds || 0));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
+}
+
+function button(label, onClick, cls) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  if (cls) b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// ---- drawing the live view ----
+function render() {
+  if (!S.me) return;
+  const link = $("link");
+  link.hidden = false;
+  link.textContent = S.link === "ok" ? t("link_ok") : t("link_reconnecting");
+  link.className = `badge ${S.link === "ok" ? "ok" : "bad"}`;
+  const badge = $("phone");
+  badge.hidden = S.me.role !== "supervisor";
+  badge.textContent = t(S.phone === "registered" ? "phone_registered" : S.phone === "down" ? "phone_down" : "phone_connecting");
+  badge.className = `badge ${S.phone === "registered" ? "ok" : S.phone === "down" ? "" : "bad"}`;
+  const m = S.monitor;
+  const mode = m ? t(`mode_${m.mode}`) : "";
+  $("monitoring").textContent = !m ? "" : t(m.answered ? "monitoring" : "ringing_you", { agent: m.agent, mode });
+  $("stop-monitor").hidden = !m;
+  const snap = S.snap;
+  if (!snap) return;
+  const today = snap.today || {};
+  $("peak").textContent = String(snap.peak_level);
+  $("answered").textContent = String(today.answered || 0);
+  $("abandoned").textContent = String(today.abandoned || 0);
+  $("sl").textContent = today.service_level != null ? `${Math.round(today.service_level)}%` : "–";
+  const alarms = $("alarms");
+  alarms.replaceChildren();
+  for (const a of snap.alarms || []) {
+    const li = document.createElement("li");
+    li.textContent = `${t("alarm")}: ${a.alarm}${a.line ? ` (${lineName(a.line)})` : ""}`;
+    alarms.append(li);
+  }
+  const lines = $("lines");
+  lines.replaceChildren();
+  for (const [name, l] of Object.entries(snap.lines || {})) {
+    const row = lines.insertRow();
+    row.dataset.line = name;
+    row.insertCell().textContent = lineName(name);
+    row.insertCell().textContent = String(l.waiting);
+    const longest = row.insertCell();
+    longest.textContent = "–";
+    if (l.waiting) longest.dataset.since = String(snap.at - l.longest_wait);
+  }
+  const agents = $("agents");
+  agents.replaceChildren();
+  const supervising = S.me.role === "supervisor";
+  for (const a of snap.agents || []) {
+    if (a.job_number === S.me.job_number) continue;
+    const row = agents.insertRow();
+    row.dataset.agent = a.job_number;
+    row.dataset.state = a.state;
+    row.insertCell().textContent = a.name ? `${a.name} (${a.job_number})` : a.job_number;
+    row.insertCell().textContent = t(`st_${a.state}`);
+    row.insertCell().textContent = a.reason ? t(`reason_${a.reason}`) : "";
+    const inState = row.insertCell();
+    if (a.since && a.state !== "logged_out") inState.dataset.since = String(a.since);
+    const cell = row.insertCell();
+    cell.className = "buttons";
+    // A supervisor sets the state of an agent who is not on a call (audited).
+    const path = (what) => `/agents/${encodeURIComponent(a.job_number)}/${what}`;
+    if (a.state === "logged_out") {
+      cell.append(button(t("force_login"), () => act("POST", path("login")), "force-login"));
+    } else if (a.state !== "talking" && a.state !== "ringing") {
+      if (a.state !== "ready") cell.append(button(t("force_ready"), () => act("POST", path("ready")), "force-ready"));
+      if (a.state === "ready") {
+        cell.append(button(t("force_not_ready"), () => act("POST", path("not-ready"), { reason: "other" }), "force-not-ready"));
+      }
+      cell.append(button(t("force_logout"), () => act("POST", path("logout")), "force-logout"));
+    }
+    if (supervising && a.state === "talking") {
+      for (const mode of ["listen", "whisper", "barge"]) {
+        cell.append(button(t(mode), () => monitor(a.job_number, mode), `monitor-${mode}`));
+      }
+      if (a.call_id) {
+        cell.append(button(t("end_call"), () => act("POST", `/supervisor/calls/${encodeURIComponent(a.call_id)}/hangup`), "end-call danger"));
+      }
+    }
+  }
+  tickClocks();
+}
+
+// ---- reports ----
+$("report-show").addEventListener("click", () => loadReport());
+$("csv-lines").addEventListener("click", () => downloadCsv("lines"));
+$("csv-agents").addEventListener("click", () => downloadCsv("agents"));
+
+function reportPath(extra) {
+  const date = $("report-date").value;
+  const query = new URLSearchParams(date ? { date, ...extra } : extra);
+  return `/reports/${$("period").value}?${query}`;
+}
+
+async function loadReport() {
+  try {
+    S.report = await (await api("GET", reportPath({}))).json();
+    $("message").textContent = "";
+  } catch (err) {
+    $("message").textContent = `${t("failed")}: ${err.message}`;
+    return;
+  }
+  drawReport();
+}
+
+async function downloadCsv(rows) {
+  try {
+    const resp = await api("GET", reportPath({ format: "csv", rows }));
+    const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
+    save(await resp.blob(), name ? name[1] : `acd-${rows}.csv`);
+  } catch (err) {
+    $("message").textContent = `${t("failed")}: ${err.message}`;
+  }
+}
+
+function save(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+const charts = {};
+
+function chart(id, type, labels, datasets) {
+  if (charts[id]) charts[id].destroy();
+  charts[id] = new window.Chart($(id), {
+    type,
+    data: { labels, datasets },
+    options: { animation: false, responsive: true, plugins: { legend: { position: "bottom" } } },
+  });
+}
+
+function drawReport() {
+  const r = S.report;
+  $("report-label").textContent = r.label;
+  const rows = [...r.lines, { line: "total", ...r.total }];
+  const labels = rows.map((l) => (l.line === "total" ? t("total") : lineName(l.line)));
+  const pick = (key) => rows.map((l) => l[key] || 0);
+  chart("chart-traffic", "bar", labels, [
+    { label: t("offered"), data: pick("offered"), backgroundColor: "#5b6475" },
+    { label: t("answered"), data: pick("answered"), backgroundColor: "#2e7d32" },
+    { label: t("abandoned"), data: pick("abandoned"), backgroundColor: "#c62828" },
+  ]);
+  chart("chart-service", "bar", labels, [
+    { label: t("sl_pct"), data: pick("service_level_pct"), backgroundColor: "#3949ab" },
+    { label: t("asa"), data: pick("average_speed_of_answer_s"), backgroundColor: "#e65100" },
+    { label: t("aht"), data: pick("average_handle_time_s"), backgroundColor: "#00838f" },
+  ]);
+  const dist = r.total.survey_distribution || {};
+  chart("chart-satisfaction", "bar", ["1", "2", "3", "4", "5"], [
+    { label: t("ratings"), data: ["1", "2", "3", "4", "5"].map((k) => dist[k] || 0), backgroundColor: "#f9a825" },
+  ]);
+  chart("chart-agents", "bar", r.agents.map((a) => a.agent), [
+    { label: t("answered"), data: r.agents.map((a) => a.answered), backgroundColor: "#2e7d32" },
+    { label: t("aht"), data: r.agents.map((a) => a.average_handle_time_s || 0), backgroundColor: "#00838f" },
+  ]);
+}
+
+// ---- recordings ----
+$("rec-search").addEventListener("click", () => searchRecordings());
+
+async function searchRecordings() {
+  const query = new URLSearchParams();
+  for (const [key, id] of [["date", "rec-date"], ["agent", "rec-agent"], ["line", "rec-line"], ["caller", "rec-caller"]]) {
+    const value = $(id).value.trim();
+    if (value) query.set(key, value);
+  }
+  const rows = await act("GET", `/recordings?${query}`);
+  if (!rows) return;
+  S.recordings = rows;
+  const body = $("rec-rows");
+  body.replaceChildren();
+  if (!rows.length) body.insertRow().insertCell().textContent = t("no_recordings");
+  for (const r of rows) {
+    const row = body.insertRow();
+    row.dataset.call = r.call_id;
+    row.insertCell().textContent = new Date(r.started_at * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
+    row.insertCell().textContent = r.agent || "";
+    row.insertCell().textContent = lineName(r.line);
+    row.insertCell().textContent = r.caller || "";
+    row.insertCell().textContent = r.duration_s != null ? clock(r.duration_s) : "";
+    const cell = row.insertCell();
+    cell.className = "buttons";
+    if (r.audio) {
+      cell.append(button(t("play"), () => play(r), "play"));
+      cell.append(button(t("download"), () => download(r), "download"));
+    }
+  }
+}
+
+async function play(r) {
+  try {
+    const blob = await (await api("GET", `/recordings/${encodeURIComponent(r.call_id)}/audio`)).blob();
+    const player = $("player");
+    if (player.src) URL.revokeObjectURL(player.src);
+    player.src = URL.createObjectURL(blob);
+    player.hidden = false;
+    player.dataset.call = r.call_id;
+    await player.play().catch(() => {});
+  } catch (err) {
+    $("message").textContent = `${t("failed")}: ${err.message}`;
+  }
+}
+
+async function download(r) {
+  try {
+    const resp = await api("GET", `/recordings/${encodeURIComponent(r.call_id)}/audio?download=true`);
+    save(await resp.blob(), `${r.call_id}.wav`);
+  } catch (err) {
+    $("message").textContent = `${t("failed")}: ${err.message}`;
+  }
+}
+
+translate();
+if (S.token) start().catch(() => loggedOut()); else { $("login").hidden = false; }

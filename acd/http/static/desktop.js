@@ -1,0 +1,436 @@
+// The agent desktop: log in, the phone in the page (SIP.js over Asterisk's
+// WebSocket, WebRTC media), the agent's state and calls from the live event
+// stream. Every value shown is set as text (never as HTML); the token lives in
+// sessionStorage and travels in the Authorization header (the event stream's
+// WebSocket is the one place a browser forces it into the URL).
+// The phone in the page is loaded on its own: without its library (SIP.js not
+// installed), the page works all the same and the desk phone rings.
+const BrowserPhone = await import("/desktop/phone.js").then(
+  (m) => m.BrowserPhone,
+  (err) => { console.warn(`no browser phone: ${err}`); return null; },
+);
+const NO_PHONE = {
+  state: "down", endpoint: null, invitation: null, session: null, remoteStream: null, ringing: false,
+  start: async () => { throw new Error("the browser phone's library is not installed"); },
+  stop: async () => {}, answer: () => null, hangUp: () => false,
+};
+
+const T = {
+  en: {
+    title: "Agent desktop", login_title: "Log in", job_number: "Job number", password: "Password",
+    log_in: "Log in", log_out: "Log out", state: "State", ready: "Ready", not_ready: "Not ready",
+    wrap_end: "End wrap-up", wrap_extend: "More wrap-up", break_after: "Break after this call",
+    reason_break: "Break", reason_lunch: "Lunch", reason_training: "Training",
+    reason_callback_work: "Callback work", reason_other: "Other", reason_no_answer: "No answer",
+    caller: "Caller", line: "Line", ivr_path: "IVR path", waited: "Waited", history: "Earlier calls",
+    answer: "Answer", hang_up: "Hang up", hold: "Hold", resume: "Resume",
+    st_logged_out: "Logged out", st_ready: "Ready", st_ringing: "Ringing", st_talking: "Talking",
+    st_after_call: "Wrap-up", st_not_ready: "Not ready",
+    phone_registered: "Phone ready", phone_connecting: "Phone connecting...", phone_down: "Phone offline",
+    link_ok: "Connected", link_reconnecting: "Reconnecting...",
+    incoming: "Incoming call", on_call: "On the call", on_hold: "On hold",
+    bad_login: "Wrong job number or password", seconds: "s", unknown: "(unknown)",
+    no_history: "No earlier calls", callback: "Callback",
+    failed: "Could not do that", notify_title: "acd: incoming call",
+    registration: "After-call registration", category: "Category", urgency: "Urgency",
+    notes: "Notes", follow_up: "Open a follow-up ticket", save: "Save", saved: "Registered",
+    cat_consultation: "Consultation", cat_service_request: "Service request",
+    cat_complaint: "Complaint", cat_suggestion: "Suggestion",
+    urg_normal: "Normal", urg_urgent: "Urgent", urg_critical: "Critical",
+    today: "Today", calls: "Calls", talk_time: "Talk time", rating: "Average rating",
+    console: "Supervisor console", raw_audio: "Headset audio",
+    rec_pause: "Pause recording", rec_resume: "Resume recording", recording_paused: "Recording paused",
+    line_cruise: "Cruise", line_tour: "Tour", line_free_travel: "Free travel",
+    transfer_line: "Transfer to line", transfer_person: "Transfer to person", transferred: "Transferred",
+    number: "Number", dial: "Call", callback_next: "Next callback",
+    out_answered: "Answered", out_abandoned: "Abandoned", out_callback_requested: "Callback requested",
+    out_ivr_only: "Left in the menu", raw_audio_tip: "Your headset cancels echo and noise itself: the browser leaves your voice as it is",
+  },
+  zh: {
+    title: "坐席工作台", login_title: "登录", job_number: "工号", password: "密码",
+    log_in: "登录", log_out: "签出", state: "状态", ready: "就绪", not_ready: "未就绪",
+    wrap_end: "结束整理", wrap_extend: "延长整理", break_after: "本通后休息",
+    reason_break: "休息", reason_lunch: "午餐", reason_training: "培训",
+    reason_callback_work: "回访工作", reason_other: "其他", reason_no_answer: "未接听",
+    caller: "来电", line: "业务线", ivr_path: "语音导航", waited: "等待", history: "历史来电",
+    answer: "接听", hang_up: "挂断", hold: "保持", resume: "恢复",
+    st_logged_out: "已签出", st_ready: "就绪", st_ringing: "振铃", st_talking: "通话中",
+    st_after_call: "话后整理", st_not_ready: "未就绪",
+    phone_registered: "话机就绪", phone_connecting: "话机连接中…", phone_down: "话机离线",
+    link_ok: "已连接", link_reconnecting: "正在重新连接…",
+    incoming: "来电", on_call: "通话中", on_hold: "保持中",
+    bad_login: "工号或密码错误", seconds: "秒", unknown: "（未知）",
+    no_history: "没有历史来电", callback: "回电",
+    failed: "操作未成功", notify_title: "acd：来电",
+    registration: "话后登记", category: "类别", urgency: "紧急程度",
+    notes: "备注", follow_up: "创建跟进工单", save: "保存", saved: "已登记",
+    cat_consultation: "咨询", cat_service_request: "服务请求",
+    cat_complaint: "投诉", cat_suggestion: "建议",
+    urg_normal: "普通", urg_urgent: "紧急", urg_critical: "非常紧急",
+    today: "今日", calls: "通话", talk_time: "通话时长", rating: "平均评分",
+    console: "班长控制台", raw_audio: "耳麦原声",
+    rec_pause: "暂停录音", rec_resume: "恢复录音", recording_paused: "录音已暂停",
+    line_cruise: "邮轮", line_tour: "跟团游", line_free_travel: "自由行",
+    transfer_line: "转业务线", transfer_person: "转人工", transferred: "已转接",
+    number: "号码", dial: "呼叫", callback_next: "下一个回电",
+    out_answered: "已接通", out_abandoned: "放弃", out_callback_requested: "预约回电",
+    out_ivr_only: "菜单中挂断", raw_audio_tip: "耳麦自带回声和降噪处理：浏览器不再处理您的声音",
+  },
+};
+const LINES = {
+  en: { cruise: "Cruise", tour: "Tour", free_travel: "Free travel" },
+  zh: { cruise: "邮轮", tour: "跟团游", free_travel: "自由行" },
+};
+
+const $ = (id) => document.getElementById(id);
+let lang = localStorage.getItem("acd-lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+const t = (key) => (T[lang] && T[lang][key]) || T.en[key] || key;
+
+// What the page knows; `window.acd` lets tests (and curious agents) read it.
+const S = {
+  token: sessionStorage.getItem("acd-token"),
+  me: null, agent: null, pop: null, phone: "down", link: "down",
+  epoch: null, seq: null, invitation: null, session: null, held: false,
+  lastCall: null, toRegister: null, today: null, recPaused: false, expectCall: 0,
+};
+window.acd = S;
+
+function translate() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.title = t("title");
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll("[data-t-placeholder]")) el.placeholder = t(el.dataset.tPlaceholder);
+  $("raw-audio").parentElement.title = t("raw_audio_tip");
+  $("lang").value = lang;
+  render();
+}
+
+$("lang").addEventListener("change", () => {
+  lang = $("lang").value;
+  localStorage.setItem("acd-lang", lang);
+  translate();
+});
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${S.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (resp.status === 401) { loggedOut(); throw new Error("unauthorized"); }
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(data.message || `${resp.status}`);
+  return data;
+}
+
+async function act(method, path, body) {
+  try {
+    const result = await api(method, path, body);
+    $("message").textContent = "";
+    return result;
+  } catch (err) {
+    $("message").textContent = `${t("failed")}: ${err.message}`;
+    return null;
+  }
+}
+
+// ---- log in and out ----
+$("login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  const resp = await fetch("/api/v1/auth/login", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ job_number: $("job").value.trim(), password: $("password").value }),
+  });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) { $("login-error").textContent = resp.status === 401 ? t("bad_login") : (data.message || resp.status); return; }
+  $("password").value = "";
+  S.token = data.token;
+  sessionStorage.setItem("acd-token", S.token);
+  await start();
+});
+
+$("logout").addEventListener("click", async () => {
+  if (S.me && S.me.role !== "admin") await act("POST", `/agents/${S.me.job_number}/logout`);
+  await stopPhone();
+  await act("POST", "/auth/logout");
+  loggedOut();
+});
+
+function loggedOut() {
+  sessionStorage.removeItem("acd-token");
+  Object.assign(S, {
+    token: null, me: null, agent: null, pop: null, epoch: null, seq: null, link: "down",
+    lastCall: null, toRegister: null, today: null, held: false, recPaused: false, expectCall: 0,
+  });
+  if (stream) { stream.onclose = null; stream.close(); stream = null; }
+  stopPhone();
+  $("desk").hidden = true; $("login").hidden = false; $("link").hidden = true; $("phone").hidden = true;
+  $("who").textContent = "";
+  $("to-console").hidden = true;
+}
+
+async function start() {
+  S.me = await api("GET", "/me");
+  $("who").textContent = S.me.name ? `${S.me.name} (${S.me.job_number})` : S.me.job_number;
+  $("login").hidden = true; $("desk").hidden = false;
+  $("to-console").hidden = S.me.role !== "supervisor";
+  connectStream();
+  if (S.me.role === "admin") { render(); return; } // admins take no calls
+  let endpoint;
+  try {
+    await startPhone();
+    endpoint = S.webphone.endpoint;
+  } catch (err) {
+    // No phone in the page (none configured, or Asterisk unreachable): the desk phone rings.
+    S.phone = "down";
+    $("message").textContent = `${t("phone_down")}: ${err.message}`;
+  }
+  // Work at the browser phone today (the desk phone stays the agent's own).
+  const agent = await act("GET", `/agents/${S.me.job_number}`);
+  if (agent && agent.state === "logged_out") {
+    await act("POST", `/agents/${S.me.job_number}/login`, endpoint ? { endpoint } : undefined);
+  }
+  await refreshToday();
+}
+
+// ---- the phone in the page ----
+// Browsers clean the microphone (echo cancelling, noise suppression, gain); an agent
+// whose headset does that itself turns it off here (kept in this browser).
+$("raw-audio").checked = localStorage.getItem("acd-raw-audio") === "1";
+$("raw-audio").addEventListener("change", () => {
+  localStorage.setItem("acd-raw-audio", $("raw-audio").checked ? "1" : "0");
+  phone.rawAudio = $("raw-audio").checked;
+});
+const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
+  audio: $("remote"),
+  onChange: (p) => {
+    const rang = p.invitation && !S.invitation;
+    Object.assign(S, { phone: p.state, invitation: p.invitation, session: p.session, remoteStream: p.remoteStream });
+    if (!p.invitation) { S.held = false; S.recPaused = false; }
+    // The call the agent just placed (its caller id is the number dialled): take it.
+    if (rang && S.expectCall > Date.now() && p.remoteUser === S.expectNumber) {
+      S.expectCall = 0;
+      answer();
+    }
+    if (rang && document.hidden && "Notification" in window && Notification.permission === "granted") {
+      const pop = S.pop || {};
+      try {
+        new Notification(t("notify_title"), { body: [pop.caller_name, pop.caller_number].filter(Boolean).join(" ") });
+      } catch (err) { /* a browser that only notifies from a service worker: the page rings */ }
+    }
+    render();
+  },
+});
+
+async function startPhone() {
+  phone.rawAudio = $("raw-audio").checked;
+  await phone.start(() => api("POST", "/me/web-phone"));
+  S.webphone = { endpoint: phone.endpoint };
+}
+
+async function stopPhone() {
+  await phone.stop();
+}
+
+function answer() {
+  const answering = phone.answer();
+  // No microphone (absent or not allowed): say so instead of failing silently.
+  if (answering) answering.catch((err) => { $("message").textContent = `${t("failed")}: ${err.message || err}`; });
+}
+
+function hangUp() {
+  if (phone.hangUp()) return;
+  if (S.me && S.agent && S.agent.state === "talking") act("POST", `/agents/${S.me.job_number}/hangup`);
+}
+
+$("answer").addEventListener("click", answer);
+$("hangup").addEventListener("click", hangUp);
+$("hold").addEventListener("click", async () => { if (await act("POST", `/agents/${S.me.job_number}/hold`)) { S.held = true; render(); } });
+$("unhold").addEventListener("click", async () => { if (await act("POST", `/agents/${S.me.job_number}/unhold`)) { S.held = false; render(); } });
+$("rec-pause").addEventListener("click", async () => {
+  if (await act("POST", `/agents/${S.me.job_number}/recording`, { action: "pause" })) { S.recPaused = true; render(); }
+});
+$("rec-resume").addEventListener("click", async () => {
+  if (await act("POST", `/agents/${S.me.job_number}/recording`, { action: "resume" })) { S.recPaused = false; render(); }
+});
+async function transfer(body) {
+  if (await act("POST", `/agents/${S.me.job_number}/transfer`, body)) $("message").textContent = t("transferred");
+}
+$("transfer-to-line").addEventListener("click", () => transfer({ to_line: $("transfer-line").value }));
+$("transfer-to-agent").addEventListener("click", () => {
+  const to = $("transfer-agent").value.trim();
+  if (to) transfer({ to_agent: to });
+});
+// Click-to-dial: acd rings this phone first, then the number.
+$("dial").addEventListener("click", async () => {
+  const number = $("dial-number").value.replace(/[\s-]/g, "");
+  if (!number) return;
+  S.expectCall = Date.now() + 30000;
+  S.expectNumber = number;
+  if (!(await act("POST", `/agents/${S.me.job_number}/dial`, { number }))) S.expectCall = 0;
+});
+$("callback-next").addEventListener("click", () => act("POST", `/agents/${S.me.job_number}/callbacks/next`));
+$("ready").addEventListener("click", () => act("POST", `/agents/${S.me.job_number}/ready`));
+$("not-ready").addEventListener("click", () => act("POST", `/agents/${S.me.job_number}/not-ready`, { reason: $("not-ready-reason").value }));
+$("wrap-end").addEventListener("click", () => act("POST", `/agents/${S.me.job_number}/wrap-up/end`));
+$("wrap-extend").addEventListener("click", () => act("POST", `/agents/${S.me.job_number}/wrap-up/extend`, { seconds: 60 }));
+$("break-after").addEventListener("click", () => act("POST", `/agents/${S.me.job_number}/break-after-call`));
+
+document.addEventListener("keydown", (ev) => {
+  if (!ev.altKey || !S.me) return;
+  const key = ev.code; // the key's place, whatever Alt makes it type (macOS: "å")
+  if (key === "KeyA") { ev.preventDefault(); answer(); }
+  if (key === "KeyH") { ev.preventDefault(); hangUp(); }
+  if (key === "KeyR") { ev.preventDefault(); act("POST", `/agents/${S.me.job_number}/ready`); }
+});
+
+// ---- the live event stream: a snapshot, then changes; resumes where it left off ----
+let stream = null, retry = 0;
+
+function connectStream() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const since = S.epoch !== null ? `&epoch=${encodeURIComponent(S.epoch)}&since=${S.seq}` : "";
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/events?token=${encodeURIComponent(S.token)}${since}`);
+  stream = ws;
+  // Open is in sync: a resume replays what was missed, and a quiet one sends nothing.
+  ws.onopen = () => { if (stream === ws) { S.link = "ok"; render(); } };
+  ws.onmessage = (msg) => { retry = 0; onEvent(JSON.parse(msg.data)); };
+  ws.onclose = (ev) => {
+    if (stream !== ws) return;
+    S.link = "reconnecting"; render();
+    if (ev.code === 4401) { loggedOut(); return; }
+    setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
+  };
+}
+
+function onEvent(ev) {
+  if (ev.kind === "snapshot") {
+    S.epoch = ev.epoch; S.seq = ev.seq; S.link = "ok";
+    const mine = (ev.data.agents || []).find((a) => a.job_number === S.me.job_number);
+    if (mine) S.agent = mine;
+    if (mine && !mine.call_id) S.pop = null; // a call that ended while the page was away
+    if (mine && mine.state === "talking" && mine.call_id) S.lastCall = mine.call_id;
+    if (S.agent && S.agent.call_id && !S.pop) loadPop();
+  } else {
+    S.seq = ev.seq;
+    const d = ev.data || {};
+    if (ev.kind === "agent_state" && d.agent === S.me.job_number) {
+      if (d.state === "talking" && d.call_id) S.lastCall = d.call_id;
+      if (d.old === "talking" && d.state !== "talking" && S.lastCall) {
+        S.toRegister = S.lastCall; // the call ended: register it
+        S.held = false; S.recPaused = false;
+        $("registration").reset();
+        proposeFollowUp();
+        refreshToday();
+      }
+      S.agent = { ...(S.agent || {}), state: d.state, reason: d.reason, call_id: d.call_id, since: ev.at };
+      if (!d.call_id) S.pop = null;
+      else if (!S.pop || S.pop.call_id !== d.call_id) loadPop();
+    } else if (ev.kind === "call_ringing" && d.agent === S.me.job_number) {
+      S.pop = d;
+    } else if (ev.kind === "survey" && d.agent === S.me.job_number) {
+      setTimeout(refreshToday, 1000); // stored a moment after it is heard
+      setTimeout(refreshToday, 4000);
+    }
+  }
+  render();
+}
+
+async function loadPop() {
+  const agent = await act("GET", `/agents/${S.me.job_number}`);
+  if (agent) { S.agent = { ...S.agent, ...agent }; S.pop = agent.call; render(); }
+}
+
+// ---- after the call: registration; the agent's own day ----
+// A follow-up is proposed for complaints, service requests and critical calls.
+function proposeFollowUp() {
+  const category = $("reg-category").value;
+  $("reg-follow-up").checked = category === "complaint" || category === "service_request" || $("reg-urgency").value === "critical";
+}
+$("reg-category").addEventListener("change", proposeFollowUp);
+$("reg-urgency").addEventListener("change", proposeFollowUp);
+$("registration").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = { category: $("reg-category").value, urgency: $("reg-urgency").value, notes: $("reg-notes").value };
+  body.follow_up = $("reg-follow-up").checked;
+  const done = await act("POST", `/calls/${encodeURIComponent(S.toRegister)}/registration`, body);
+  if (done) { S.toRegister = null; $("message").textContent = t("saved"); render(); }
+});
+
+async function refreshToday() {
+  const day = await act("GET", "/me/today");
+  if (day) { S.today = day; render(); }
+}
+
+function clock(seconds) {
+  const s = Math.round(seconds || 0);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
+}
+
+// ---- drawing ----
+function render() {
+  if (!S.me) return;
+  const link = $("link");
+  link.hidden = false;
+  link.textContent = S.link === "ok" ? t("link_ok") : t("link_reconnecting");
+  link.className = `badge ${S.link === "ok" ? "ok" : "bad"}`;
+  const phone = $("phone");
+  phone.hidden = false;
+  phone.textContent = t(S.phone === "registered" ? "phone_registered" : S.phone === "down" ? "phone_down" : "phone_connecting");
+  phone.className = `badge ${S.phone === "registered" ? "ok" : "bad"}`;
+  const a = S.agent || { state: "logged_out" };
+  $("state").textContent = t(`st_${a.state}`);
+  $("state").dataset.state = a.state;
+  $("reason").textContent = a.reason ? `(${t(`reason_${a.reason}`)})` : "";
+  const ringingHere = Boolean(S.invitation && !S.session);
+  const onCall = a.state === "talking" || a.state === "ringing" || Boolean(S.invitation);
+  $("ready").disabled = !(a.state === "not_ready" || a.state === "after_call");
+  $("not-ready").disabled = !(a.state === "ready" || a.state === "after_call");
+  $("wrap-end").disabled = a.state !== "after_call";
+  $("wrap-extend").disabled = a.state !== "after_call";
+  $("break-after").disabled = a.state !== "talking";
+  $("call").hidden = !onCall && !S.pop;
+  $("call").classList.toggle("ringing", ringingHere);
+  $("answer").disabled = !ringingHere;
+  $("hangup").disabled = !(S.invitation || a.state === "talking");
+  $("hold").disabled = !(a.state === "talking" && !S.held);
+  $("unhold").disabled = !(a.state === "talking" && S.held);
+  $("call-title").textContent = ringingHere ? t("incoming") : S.held ? t("on_hold") : t("on_call");
+  const talking = a.state === "talking";
+  $("rec-pause").disabled = !talking || S.recPaused;
+  $("rec-resume").disabled = !talking || !S.recPaused;
+  for (const id of ["transfer-to-line", "transfer-to-agent"]) $(id).disabled = !talking;
+  const free = a.state === "ready" || a.state === "not_ready" || a.state === "after_call";
+  $("dial").disabled = !free || Boolean(S.invitation);
+  $("callback-next").disabled = !(a.state === "not_ready" && a.reason === "callback_work");
+  $("registration").hidden = !S.toRegister;
+  const day = S.today || {};
+  $("my-calls").textContent = String(day.answered || 0);
+  $("my-talk").textContent = clock(day.talk_s);
+  $("my-rating").textContent = day.survey_average != null ? Number(day.survey_average).toFixed(1) : "–";
+  const pop = S.pop || {};
+  $("pop-caller").textContent = [pop.caller_name, pop.caller_number].filter(Boolean).join(" ") || t("unknown");
+  $("pop-line").textContent = (LINES[lang] && LINES[lang][pop.line]) || pop.line || "";
+  $("pop-path").textContent = (pop.ivr_path || []).join(" › ");
+  $("pop-waited").textContent = pop.waited != null ? `${Math.round(pop.waited)} ${t("seconds")}` : "";
+  const body = $("pop-history");
+  body.replaceChildren();
+  const history = pop.history || [];
+  if (!history.length) {
+    const row = body.insertRow(); row.insertCell().textContent = t("no_history");
+  }
+  for (const h of history) {
+    const row = body.insertRow();
+    const at = h.at ? new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(h.at) ? h.at : `${h.at}Z`) : null;
+    const when = at && !isNaN(at) ? at.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : h.at;
+    for (const v of [when, h.line && ((LINES[lang] || {})[h.line] || h.line), h.outcome && t(`out_${h.outcome}`), h.satisfaction, h.category && t(`cat_${h.category}`)]) {
+      row.insertCell().textContent = v == null ? "" : String(v);
+    }
+  }
+}
+
+if ("Notification" in window && Notification.permission === "default") {
+  document.addEventListener("click", () => Notification.requestPermission().catch(() => {}), { once: true });
+}
+translate();
+if (S.token) start().catch(() => loggedOut()); else { $("login").hidden = false; }
