@@ -151,9 +151,15 @@ class AuthService:
             if user.job_number == job_number:
                 del self._cache[key]
 
-    async def logout(self, token: str) -> None:
-        self._cache.pop(_token_hash(token), None)
-        await self._store.drop_token(_token_hash(token))
+    async def logout(self, token: str) -> bool:
+        """End this token; True if it was its user's last open session."""
+        key = _token_hash(token)
+        self._cache.pop(key, None)
+        row = await self._store.token(key)
+        await self._store.drop_token(key)
+        if row is None:
+            return False
+        return await self._store.live_tokens(row.job_number, self._clock()) == 0
 
     def _user(self, job_number: str, name: str, role: str) -> User:
         return User(job_number, name, UserRole(role), self._team_of(job_number))

@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class FirstRunRefused(Exception):
+    """first-run cannot make the admin it was asked for."""
+
+
 async def _first_run(settings: Settings, admin: str, demo: bool) -> list[tuple[str, str, str]]:
     """Users that were missing, each with a generated password: (job number, role, password)."""
     engine = create_engine(settings.database.url)
@@ -66,7 +70,12 @@ async def _first_run(settings: Settings, admin: str, demo: bool) -> list[tuple[s
         users = UserStore(engine)
         existing = {u.job_number: u.role for u in await users.all()}
         wanted: list[tuple[str, str, str]] = []
-        if "admin" not in existing.values() and admin not in existing:
+        if "admin" not in existing.values():
+            if admin in existing:  # never turn someone's account into the admin's
+                raise FirstRunRefused(
+                    f"there is no admin, and job number {admin} is a {existing[admin]}'s: "
+                    "choose the admin's job number with --admin"
+                )
             wanted.append((admin, "Administrator", "admin"))
         if demo:
             wanted += [
@@ -90,7 +99,12 @@ def _first_run_command(settings: Settings, args: argparse.Namespace) -> int:
     if not re.fullmatch(r"[0-9]{2,16}", args.admin):
         print(f"acd: a job number is 2-16 digits, not {args.admin!r}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    for job_number, role, password in asyncio.run(_first_run(settings, args.admin, args.demo)):
+    try:
+        created = asyncio.run(_first_run(settings, args.admin, args.demo))
+    except FirstRunRefused as exc:
+        print(f"acd: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    for job_number, role, password in created:
         # Shown this once: acd keeps only a hash. Log in at the desktop with it.
         print(f"{role} {job_number} password: {password}")
     return EXIT_OK

@@ -207,7 +207,11 @@ class LiveFeed:
                 )
             case TellAgent():
                 bus.publish(
-                    "agent_message", self._clock(), agent=out.job_number, message=out.message
+                    "agent_message",
+                    self._clock(),
+                    agent=out.job_number,
+                    message=out.message,
+                    code=out.code,
                 )
             case AnnouncePosition():
                 # What a waiting caller is told now (team leads: no agent field).

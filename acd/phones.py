@@ -49,15 +49,18 @@ def own_endpoint(job_number: str) -> str:
 
 
 WEB_PREFIX = "web"  # job numbers are digits: "web1001" is nobody's desk phone
+# Each page with a phone has its own, so the console listening in never takes the
+# desktop's registration (a team lead may have both open): web<job>, webc<job>.
+WEB_PAGES = {"desktop": WEB_PREFIX, "console": f"{WEB_PREFIX}c"}
 
 
-def web_phone_name(job_number: str) -> str:
-    """The user's phone in the browser (the desktop's WebRTC phone): web<job number>."""
-    return f"{WEB_PREFIX}{job_number}"
+def web_phone_name(job_number: str, page: str = "desktop") -> str:
+    """The user's phone in a page (the desktop's or the console's WebRTC phone)."""
+    return f"{WEB_PAGES[page]}{job_number}"
 
 
-def web_endpoint(job_number: str) -> str:
-    return f"PJSIP/{web_phone_name(job_number)}"
+def web_endpoint(job_number: str, page: str = "desktop") -> str:
+    return f"PJSIP/{web_phone_name(job_number, page)}"
 
 
 def is_web_phone(name: str) -> bool:
@@ -108,29 +111,46 @@ class PhoneBook:
         log.info("phone_secret_issued", agent=job_number)  # never the secret itself
         return secret
 
-    async def issue_web_secret(self, job_number: str) -> str:
-        """A new secret for the user's browser phone (web<job>), for the desktop that asked.
+    async def issue_web_secret(self, job_number: str, page: str = "desktop") -> str:
+        """A new secret for the user's phone in ``page`` (web<job>, webc<job>), for the
+        page that asked.
 
-        Each login to the desktop gets its own: a browser phone registered
-        with an older one stops at its next registration. The desk phone
-        keeps its secret.
+        Each time the page opens it gets its own: that page's phone opened
+        earlier stops at its next registration. The desk phone and the other
+        page's phone keep theirs.
         """
         if self._directory is None:
             raise PhoneNotKept(
                 "acd keeps no phones: set [phones] directory to the file Asterisk reads"
             )
-        secret = await self._issue(web_phone_name(job_number), job_number)
-        log.info("web_phone_secret_issued", user=job_number)
+        secret = await self._issue(web_phone_name(job_number, page), job_number)
+        log.info("web_phone_secret_issued", user=job_number, page=page)
         return secret
 
-    async def revoke_web_secret(self, job_number: str) -> bool:
-        """The user logged out: their browser phone's secret registers nothing any more."""
-        name = web_phone_name(job_number)
-        if self._directory is None or await self._store.get(name) is None:
+    async def revoke_web_secrets(self, job_number: str) -> bool:
+        """The user logged out everywhere: their browser phones register nothing any more.
+
+        All or nothing: if Asterisk's directory cannot be written they stay stored
+        (and PhoneDirectoryUnavailable says so).
+        """
+        if self._directory is None:
             return False
-        await self._store.delete(name)
-        await self.publish()
-        log.info("web_phone_secret_revoked", user=job_number)
+        old = [
+            row
+            for page in WEB_PAGES
+            if (row := await self._store.get(web_phone_name(job_number, page))) is not None
+        ]
+        if not old:
+            return False
+        for row in old:
+            await self._store.delete(row.name)
+        try:
+            await self.publish()
+        except PhoneDirectoryUnavailable:
+            for row in old:
+                await self._store.put(_copy(row))
+            raise
+        log.info("web_phone_secrets_revoked", user=job_number)
         return True
 
     async def _issue(self, name: str, job_number: str) -> str:
@@ -197,10 +217,15 @@ class PhoneBook:
                 f"cannot write the phone directory {self._directory.path}: {exc}"
             ) from exc
 
-    async def check_login_at(self, job_number: str, endpoint: str) -> None:
-        """NotAllowedPhone unless it is the agent's own phone (desk or browser) or a hot desk
-        allowed for them."""
-        if endpoint in (self.home_of(job_number), web_endpoint(job_number)):
+    async def check_login_at(
+        self, job_number: str, endpoint: str, *, console: bool = False
+    ) -> None:
+        """NotAllowedPhone unless it is the agent's own phone (desk or browser; ``console``:
+        the console's too, where a team lead listens in) or a hot desk allowed for them."""
+        own = [self.home_of(job_number), web_endpoint(job_number)]
+        if console:
+            own.append(web_endpoint(job_number, "console"))
+        if endpoint in own:
             return
         if endpoint not in await self._store.hot_desks(job_number):
             raise NotAllowedPhone(

@@ -15,6 +15,9 @@ from acd.core.reports import Period, ReportRules, build_report, period_bounds
 from acd.storage.reports import ReportSource
 
 CSV_ROWS = ("lines", "agents")
+# Every agent's desktop asks for its own figures today after each call: they share
+# one day report, computed at most this often (seconds), instead of one each.
+TODAY_MAX_AGE = 2.0
 
 
 class ReportService:
@@ -31,9 +34,31 @@ class ReportService:
         self._rules = rules
         self._zone = zone
         self._clock = clock
+        self._today: tuple[date, float, dict[str, Any]] | None = None  # day, when, report
+        self._computing: asyncio.Task[dict[str, Any]] | None = None
 
     def today(self) -> date:
         return datetime.fromtimestamp(self._clock(), self._zone).date()
+
+    async def today_report(self) -> dict[str, Any]:
+        """Today's report, at most ``TODAY_MAX_AGE`` seconds old, shared by everyone asking."""
+        day = self.today()
+        cached = self._today
+        if cached is not None and cached[0] == day and self._clock() - cached[1] < TODAY_MAX_AGE:
+            return cached[2]
+        if self._computing is None:
+            self._computing = asyncio.create_task(self._compute_today(day), name="acd-today")
+        # One asker giving up (a closed page) does not cancel it for the others.
+        return await asyncio.shield(self._computing)
+
+    async def _compute_today(self, day: date) -> dict[str, Any]:
+        try:
+            at = self._clock()
+            report = await self.report("day", day)
+            self._today = (day, at, report)
+            return report
+        finally:
+            self._computing = None
 
     async def report(self, period: Period, day: date) -> dict[str, Any]:
         """The day, ISO week or month containing ``day`` (the centre's local time)."""

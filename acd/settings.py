@@ -172,7 +172,9 @@ class AgentSettings(_Section):
 
     job_number: Annotated[str, Field(pattern=r"^[0-9]{2,10}$")]
     name: str
-    endpoint: str  # e.g. PJSIP/1001
+    # The agent's phone, e.g. PJSIP/1001 (a dial string Asterisk takes: it is stored
+    # with every state change, so it has the API's limit).
+    endpoint: Annotated[str, Field(pattern=r"^PJSIP/[A-Za-z0-9_.-]{1,40}$")]
     skills: dict[str, Annotated[int, Field(ge=1, le=10)]] = {}
     role: Literal["agent", "supervisor"] = "agent"
     team: str = ""  # a supervisor leads the agents of their team

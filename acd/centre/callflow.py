@@ -175,6 +175,11 @@ class CallCentre:
         """The hotline's lines (defined in the IVR tree)."""
         return sorted(self.tree.lines)
 
+    def skills_of(self, job_number: str) -> dict[str, int] | None:
+        """An agent's skill levels per line now (None if they take no calls)."""
+        status = self._core.agents.get(job_number)
+        return dict(status.agent.skills) if status is not None else None
+
     def set_skills(self, job_number: str, skills: dict[str, int]) -> dict[str, int]:
         """New skill levels, for the IVR tree's lines only; returns what was applied."""
         if job_number not in self._core.agents:

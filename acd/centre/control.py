@@ -186,6 +186,17 @@ class CallControl:
         )
         return RecordingChange(call_id, new.value)
 
+    def recording_of(self, call_id: str) -> dict[str, str]:
+        """A call's recording as its agent's screen shows it: the line's policy (what the
+        agent may do) and whether it is off, recording or paused."""
+        info = self._p.book.calls.get(call_id)
+        if info is None:
+            return {"policy": "none", "state": RecordingState.OFF.value}
+        state = RecordingState.OFF
+        if info.recording is not None:
+            state = RecordingState.PAUSED if info.recording_paused else RecordingState.RECORDING
+        return {"policy": self._policy(info.line), "state": state.value}
+
     def _connected_caller(self, job_number: str) -> tuple[str, CallInfo]:
         status = self._core.status(job_number)
         call = self._core.connected.get(status.call_id or "")

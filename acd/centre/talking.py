@@ -70,8 +70,11 @@ class TalkingCalls:
             if channel is None or channel.uniqueid in self._book.legs:
                 continue
             caller = _bridged_caller(channel, live)
+            # Stored as ringing (the talking state was still on its way to the
+            # database when the old engine died) but answered: on a call all the same.
+            on_call = caller is not None or _waits_for_caller(channel)
             if job_number not in talking_before and (
-                caller is None or status.state is AgentState.LOGGED_OUT
+                not on_call or status.state is AgentState.LOGGED_OUT
             ):
                 continue  # not on a call of ours (or not one we can take back)
             self._take_back(job_number, channel, caller, talking_before.get(job_number, now))
@@ -80,7 +83,7 @@ class TalkingCalls:
         self, job_number: str, channel: Channel, caller: Channel | None, since: float
     ) -> None:
         uid = channel.uniqueid
-        if caller is None and channel.context == "acd-agent" and channel.exten == "answered":
+        if caller is None and _waits_for_caller(channel):
             # Answered just before the restart, not bridged yet. Its caller may be
             # hearing "agent ... at your service" on the way to it (the old engine
             # put them through) or still waiting (it had no time to). Until that is
@@ -125,6 +128,7 @@ class TalkingCalls:
             info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name)
             self._book.calls[call_id] = info
             log.info("connecting_call_taken_back", agent=job_number, call_id=call_id)
+            self._call_moved(job_number, call_id)
             await self._details(info, job_number)
             return
         if leg_uid in self._book.legs:
@@ -147,7 +151,21 @@ class TalkingCalls:
         info = CallInfo(call_id, "", "en", caller.caller_number, caller.caller_name, held=True)
         self._book.calls[call_id] = info
         log.info("held_call_taken_back", agent=job_number, call_id=call_id)
+        self._call_moved(job_number, call_id)
         await self._details(info, job_number)
+
+    def _call_moved(self, job_number: str, call_id: str) -> None:
+        """Screens that saw the call under the agent's leg learn the caller's call id."""
+        talking = AgentState.TALKING.value
+        self._p.live.bus.publish(
+            "agent_state",
+            self._p.clock(),
+            agent=job_number,
+            state=talking,
+            old=talking,
+            reason=None,
+            call_id=call_id,
+        )
 
     async def _details(self, info: CallInfo, job_number: str) -> None:
         """Its line, language and wait; the answer and recording the old engine had not stored."""
@@ -189,6 +207,11 @@ class TalkingCalls:
             return
         if info.call_id not in self._book.calls:  # it ended while we asked: finish it now
             self._recordings.ended(info.call_id, True)
+
+
+def _waits_for_caller(channel: Channel) -> bool:
+    """An agent's leg acd rang, answered, waiting for its caller to be bridged in."""
+    return channel.context == "acd-agent" and channel.exten == "answered"
 
 
 def _bridged_caller(channel: Channel, live: list[Channel]) -> Channel | None:

@@ -86,7 +86,8 @@ class TellAgent:
     """A message for the agent's screen (e.g. the peak plan ends their break)."""
 
     job_number: str
-    message: str
+    message: str  # in English, for logs and API clients
+    code: str = ""  # what it is about, for a screen that says it in the agent's language
 
 
 @dataclass(frozen=True, slots=True)

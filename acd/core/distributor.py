@@ -333,8 +333,8 @@ class CallDistributor(OfferingQueue):
                 out.append(self._change(status, AgentAction.CALL_NOT_MADE, now, reason=reason))
             else:
                 out += self._back_from_unmade_call(status, call, now)
-        out.append(TellAgent(job_number, "the call could not be put through; it waits again"))
-        return out + self._dispatch(now)
+        told = TellAgent(job_number, "the caller could not be put through", "not_put_through")
+        return [*out, told, *self._dispatch(now)]
 
     def _back_from_unmade_call(
         self, status: AgentStatus, call: ConnectedCall, now: float
@@ -367,8 +367,10 @@ class CallDistributor(OfferingQueue):
         if status.state is AgentState.AFTER_CALL and status.call_id == command.call_id:
             action = AgentAction.TRANSFER_FAILED
             out.append(self._change(status, action, now, call_id=command.call_id))
-        out.append(TellAgent(before.job_number, "transfer failed: the caller is still with you"))
-        return out + self._dispatch(now)
+        told = TellAgent(
+            before.job_number, "transfer failed: the caller is still with you", "transfer_failed"
+        )
+        return [*out, told, *self._dispatch(now)]
 
     def _dial_out_failed(self, command: DialOut, now: float) -> list[Output]:
         """A click-to-dial that never left: the agent is back where they were."""
@@ -379,8 +381,10 @@ class CallDistributor(OfferingQueue):
         out: list[Output] = []
         if status.state is AgentState.TALKING and status.call_id == command.call_id:
             out += self._back_from_unmade_call(status, call, now)
-        out.append(TellAgent(command.job_number, f"the call to {command.number} was not made"))
-        return out + self._dispatch(now)
+        told = TellAgent(
+            command.job_number, f"the call to {command.number} was not made", "dial_failed"
+        )
+        return [*out, told, *self._dispatch(now)]
 
     def wrap_up_may_end(self, status: AgentStatus) -> bool:
         """Not while the agent's transferred call may still come back to them."""

@@ -250,18 +250,28 @@ class OfferingQueue(AgentRoster):
                 if status.reason is NotReadyReason.CALLBACK_WORK:
                     out.append(self._change(status, AgentAction.READY, now))
                     out.append(
-                        TellAgent(status.agent.job_number, "peak: callback work paused, take calls")
+                        TellAgent(
+                            status.agent.job_number,
+                            "peak: callback work paused, take calls",
+                            "peak_callbacks_paused",
+                        )
                     )
                 elif status.reason in BREAK_REASONS:
                     out.append(
-                        TellAgent(status.agent.job_number, "peak: breaks suspended, please return")
+                        TellAgent(
+                            status.agent.job_number,
+                            "peak: breaks suspended, please return",
+                            "peak_breaks_suspended",
+                        )
                     )
         if change.new is PeakLevel.ALL_STAFF:
             for status in self.agents.values():
                 if status.state is not AgentState.LOGGED_OUT:
                     out.append(
                         TellAgent(
-                            status.agent.job_number, "peak: all staff on the phones, all lines"
+                            status.agent.job_number,
+                            "peak: all staff on the phones, all lines",
+                            "peak_all_staff",
                         )
                     )
         return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import Field, field_validator
@@ -55,11 +55,24 @@ def _admin(request: web.Request) -> str:
 
 
 async def list_users(request: web.Request) -> web.Response:
+    """Every user with what an admin looks after: skills, team, phone and hot desks."""
     _admin(request)
-    rows = await request.app[API].users.all()
-    return web.json_response(
-        [{"job_number": r.job_number, "name": r.name, "role": r.role} for r in rows]
-    )
+    ctx = request.app[API]
+    users = []
+    for r in await ctx.users.all():
+        user: dict[str, Any] = {"job_number": r.job_number, "name": r.name, "role": r.role}
+        skills = ctx.centre.skills_of(r.job_number)
+        if r.role != "admin" and skills is not None:  # admins take no calls: no phone
+            user |= {
+                "skills": skills,
+                "team": ctx.centre.team_of(r.job_number),
+                "phone": ctx.phones.home_of(r.job_number),
+                "phone_kept": ctx.phones.keeps_phone_of(r.job_number),
+                "phone_secret_set": await ctx.phones.has_phone(r.job_number),
+                "hot_desks": await ctx.phones.hot_desks(r.job_number),
+            }
+        users.append(user)
+    return web.json_response(users)
 
 
 async def put_user(request: web.Request) -> web.Response:

@@ -58,6 +58,8 @@ async def agent_state(request: web.Request) -> web.Response:
     call_id = body["call_id"]
     live = request.app[API].live
     body["call"] = await live.screen_pop(call_id, job_number) if call_id else None
+    if body["call"] is not None:
+        body["call"]["recording"] = request.app[API].control.recording_of(call_id)
     return web.json_response(body)
 
 

@@ -40,6 +40,8 @@ DESKTOP_FILES = {
     "desktop.css": "text/css",
     "phone.js": "text/javascript",
     "console.js": "text/javascript",
+    "tickets.js": "text/javascript",  # the console's follow-up tickets
+    "admin.js": "text/javascript",  # the console's users, skills and phones
 }
 # SIP.js as npm installed it (acd/web, `npm ci` in docker/bootstrap): ES modules, served
 # as they are. No build step and nothing fetched from elsewhere at run time.

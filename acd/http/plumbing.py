@@ -74,11 +74,17 @@ class Route:
 
 
 def bearer(request: web.Request) -> str:
-    """The bearer token of the request (header, or ``?token=`` for a browser's WebSocket)."""
+    """The bearer token of the request (header, or ``?token=`` for a browser's WebSocket).
+
+    Browsers cannot set headers on a WebSocket, so the event stream's upgrade may
+    carry it in the URL; nothing else may (URLs end up in histories and logs).
+    """
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header[7:].strip()
-    return request.query.get("token", "")  # browsers cannot set headers on a WebSocket
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return request.query.get("token", "")
+    return ""
 
 
 def parse_query(request: web.Request, model: type[Q]) -> Q:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import structlog
@@ -41,31 +41,48 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """End this token, and the browser phone's secret that its login was given."""
+    """End this token; with the user's last session, their browser phones' secrets too.
+
+    A page closed elsewhere (the console an agent opened by mistake, a second
+    tab) leaves the desktop's phone working.
+    """
     ctx = request.app[API]
-    await ctx.auth.logout(request[TOKEN])
+    last = await ctx.auth.logout(request[TOKEN])
     user = request[USER]
-    if user.role is not UserRole.ADMIN:
+    if last and user.role is not UserRole.ADMIN:
         try:
-            await ctx.phones.revoke_web_secret(user.job_number)
+            await ctx.phones.revoke_web_secrets(user.job_number)
         except PhoneDirectoryUnavailable as exc:  # logged out all the same; ops are told
             log.warning("web_phone_not_revoked", user=user.job_number, error=str(exc))
     return web.json_response({"logged_out": True})
 
 
+class WebPhoneBody(Body):
+    """Which page's phone: the agent desktop's or the supervisor console's."""
+
+    page: Literal["desktop", "console"] = "desktop"
+
+
 async def web_phone(request: web.Request) -> web.Response:
-    """A browser phone of one's own: where it registers and a secret for this login."""
+    """A browser phone of one's own: where it registers and a secret for this page."""
     ctx = request.app[API]
     user = request[USER]
+    page = (
+        WebPhoneBody.model_validate(await json_body(request)).page
+        if request.can_read_body
+        else "desktop"
+    )
     if user.role is UserRole.ADMIN:
         raise Forbidden("admins take no calls: they have no phone")
+    if page == "console" and user.role is not UserRole.SUPERVISOR:
+        raise Forbidden("the console's phone is a supervisor's")
     if ctx.websocket is None:
         raise PhoneNotKept("no browser phones: set [phones] websocket (Asterisk's ws:// address)")
-    secret = await ctx.phones.issue_web_secret(user.job_number)
-    name = web_phone_name(user.job_number)
+    secret = await ctx.phones.issue_web_secret(user.job_number, page)
+    name = web_phone_name(user.job_number, page)
     host = urlsplit(ctx.websocket).hostname or "localhost"
     body = {
-        "endpoint": web_endpoint(user.job_number),
+        "endpoint": web_endpoint(user.job_number, page),
         "websocket": ctx.websocket,
         "uri": f"sip:{name}@{host}",
         "username": name,
@@ -79,7 +96,7 @@ async def my_day(request: web.Request) -> web.Response:
     """One's own figures today (the day report's row): calls, talk time, ratings."""
     ctx = request.app[API]
     user = request[USER]
-    report = await ctx.reports.report("day", ctx.reports.today())
+    report = await ctx.reports.today_report()  # shared by every desktop, a moment old
     row = next((r for r in report["agents"] if r["agent"] == user.job_number), None)
     if row is None:  # nothing today yet
         row = {"agent": user.job_number, "answered": 0, "talk_s": 0.0, "surveys": 0}
@@ -118,6 +135,8 @@ SESSION_ROUTES: list[Route] = [
         "POST",
         "/me/web-phone",
         web_phone,
-        "Your browser phone: its WebSocket address and a new secret (this login's)",
+        "Your browser phone (the desktop's, or with page=console the console's): its "
+        "WebSocket address and a new secret (this page's)",
+        WebPhoneBody,
     ),
 ]

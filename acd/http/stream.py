@@ -18,7 +18,7 @@ from acd.auth import AuthError
 from acd.centre.tasks import is_transient
 from acd.core.access import User, UserRole, may_supervise
 from acd.eventbus import LiveEvent
-from acd.http.errors import BadRequest
+from acd.http.errors import BadRequest, Unauthorized
 from acd.http.plumbing import API, TOKEN, authenticate
 
 # How often an open stream checks that its token is still valid.
@@ -58,8 +58,22 @@ async def _drain(ws: web.WebSocketResponse) -> None:
             break
 
 
+async def _refused(request: web.Request, exc: Unauthorized) -> web.WebSocketResponse:
+    """A browser sees no HTTP status when a WebSocket is refused: tell it in the close
+    code (4401), so that a page asks to log in again instead of reconnecting for ever."""
+    ws = web.WebSocketResponse()
+    if not ws.can_prepare(request).ok:
+        raise exc
+    await ws.prepare(request)
+    await ws.close(code=CLOSE_TOKEN_ENDED, message=str(exc).encode()[:120])
+    return ws
+
+
 async def events(request: web.Request) -> web.WebSocketResponse:
-    user = await authenticate(request)
+    try:
+        user = await authenticate(request)
+    except Unauthorized as exc:
+        return await _refused(request, exc)
     since_raw = request.query.get("since")
     try:
         since = int(since_raw) if since_raw is not None else None

@@ -39,7 +39,7 @@ async def monitor(request: web.Request) -> web.Response:
     body = MonitorBody.model_validate(await json_body(request))
     ctx = request.app[API]
     if body.endpoint is not None:  # only a phone of one's own
-        await ctx.phones.check_login_at(user.job_number, body.endpoint)
+        await ctx.phones.check_login_at(user.job_number, body.endpoint, console=True)
     session = await ctx.control.spy(user.job_number, job_number, body.mode, body.endpoint)
     await ctx.users.audit(ctx.clock(), user.job_number, body.mode, job_number)
     return web.json_response(

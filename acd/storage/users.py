@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.storage.models import AgentSkillsRow, AuditRow, TokenRow, UserRow
@@ -57,6 +57,16 @@ class UserStore:
     async def token(self, token_hash: str) -> TokenRow | None:
         async with self._sessions() as session:
             return await session.get(TokenRow, token_hash)
+
+    async def live_tokens(self, job_number: str, now: float) -> int:
+        """How many of the user's tokens have not expired (their open sessions)."""
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(TokenRow)
+                .where(TokenRow.job_number == job_number, TokenRow.expires_at >= now)
+            )
+            return int(count or 0)
 
     async def drop_token(self, token_hash: str) -> None:
         async with self._sessions.begin() as session:

@@ -1,6 +1,6 @@
 """The supervisor console in headless Chromium: the centre live, listening in and barging
 in from the phone in the page, ending a call, taking an agent off the phones, the day's report as
-charts, and a recording played.
+charts, a recording played; a follow-up ticket worked; an admin adding an agent.
 
 The agent works at a pyVoIP phone that says a 1000 Hz tone; the supervisor's browser
 phone (SIP.js over Asterisk's WebSocket) is the one the console rings to listen in.
@@ -15,7 +15,7 @@ from tests.e2e.asterisk import Asterisk
 from tests.e2e.audio import write_tone_wav
 from tests.e2e.browser import Browser
 from tests.e2e.callers import Callers
-from tests.e2e.centre import SUPERVISOR, zone_at_midday
+from tests.e2e.centre import ADMIN, SUPERVISOR, zone_at_midday
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_desktop import STATE, log_in, page_hears
 from tests.e2e.test_supervisor import AGENT_HZ, SUPERVISOR_HZ, spying, supervisor_actions, voice
@@ -41,7 +41,8 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
             await log_in(browser, c.base, SUPERVISOR, "/console")
             await browser.until("window.acd.phone === 'registered'", 20, "the phone registered")
             contacts = await asterisk.ami.command("pjsip show contacts")
-            assert any(f"web{SUPERVISOR}/" in line for line in contacts), contacts
+            # The console's own phone (not the desktop's: a team lead may have both open).
+            assert any(f"webc{SUPERVISOR}/" in line for line in contacts), contacts
 
             caller, agent_call, agent_leg = await callers.put_through(agent_phone, record=True)
             # The live view shows the agent on the call, with what a supervisor may do.
@@ -54,7 +55,7 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
             await browser.click(f"{ROW} .monitor-listen")
             await spying(asterisk, "listen", since)
             await browser.until("Boolean(window.acd.session && window.acd.remoteStream)")
-            assert await asterisk.channels_of(f"PJSIP/web{SUPERVISOR}-")
+            assert await asterisk.channels_of(f"PJSIP/webc{SUPERVISOR}-")
             await browser.until(
                 "document.getElementById('monitoring').textContent.includes('1001')"
             )
@@ -71,14 +72,14 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
             since = asterisk.ami.mark()
             await browser.click(f"{ROW} .monitor-barge")
             await spying(asterisk, "barge", since)
-            assert len(await asterisk.channels_of(f"PJSIP/web{SUPERVISOR}-")) == 1
+            assert len(await asterisk.channels_of(f"PJSIP/webc{SUPERVISOR}-")) == 1
             await browser.until(
                 "document.getElementById('monitoring').textContent.includes('强插')"
             )
 
             # Stop listening: the supervisor's leg ends; caller and agent talk on.
             await browser.click("#stop-monitor")
-            await asterisk.no_channel_of(f"PJSIP/web{SUPERVISOR}-", timeout=10)
+            await asterisk.no_channel_of(f"PJSIP/webc{SUPERVISOR}-", timeout=10)
             await browser.until("window.acd.monitor === null", 10)
             assert await asterisk.bridged_together(caller.call_id, agent_leg)
             assert agent_call.ended_at is None
@@ -139,3 +140,92 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
         (SUPERVISOR, "force_not_ready", "1001"),
         (SUPERVISOR, "recording_played", caller.call_id),
     ]
+
+
+async def test_a_team_lead_works_a_low_rating_ticket_and_an_admin_adds_an_agent_in_the_console(
+    asterisk: Asterisk, centre, callers: Callers, phones
+):
+    c = await centre(ivr={"timezone": zone_at_midday()})
+    await c.agent_logged_in("1001")
+    phone = await phones("1001", answer_after=0.5)
+    caller, call, _ = await callers.put_through(phone, number="13900000077")
+    await phone.hang_up(call)
+    await caller.hears("survey_question")
+    await caller.press("2", after=1.0)  # a low rating: a follow-up ticket
+    await caller.hears("survey_thanks")
+    await caller.gone()
+    async with Browser() as browser:
+        try:
+            await log_in(browser, c.base, SUPERVISOR, "/console")
+            await browser.until("!document.getElementById('tabs').hidden", what="the console")
+            admin_tab = "#tabs button[data-tab='admin']"
+            assert await browser.evaluate(f'document.querySelector("{admin_tab}").hidden')
+            await browser.click("#tabs button[data-tab='tickets']")
+            row = f"#ticket-rows tr[data-call='{caller.call_id}']"
+            await browser.until(f'Boolean(document.querySelector("{row}"))', 15, "the ticket")
+            assert await browser.text(f"{row} td:nth-child(4)") == "Low rating 2"
+            assert await browser.text(f"{row} td:nth-child(7)") == "13900000077"
+            await browser.click(f"{row} .take")
+            taken = f'document.querySelector("{row} td:nth-child(8)").textContent'
+            await browser.until(f"{taken} === 'Taken by {SUPERVISOR}'", 10, "the ticket taken")
+            await browser.evaluate(
+                "(() => { const s = document.getElementById('lang'); s.value = 'zh';"
+                " s.dispatchEvent(new Event('change')); })()"
+            )
+            assert await browser.text(f"{row} td:nth-child(4)") == "低分评价 2"
+            await browser.screenshot(ARTIFACTS / "console-tickets-zh.png")
+            await browser.fill(f"{row} .outcome", "回电致歉 已退款 (refund agreed)")
+            await browser.click(f"{row} .close")
+            # Closed: gone from the open tickets, shown closed among them all.
+            await browser.until(f'!document.querySelector("{row}")', 10, "the ticket closed")
+            await browser.evaluate(
+                "(() => { const s = document.getElementById('ticket-status'); s.value = 'all';"
+                " s.dispatchEvent(new Event('change')); })()"
+            )
+            await browser.until(f'Boolean(document.querySelector("{row}"))', 10)
+            assert "已关闭" in (await browser.text(f"{row} td:nth-child(8)") or "")
+            await browser.click("#logout")
+            await browser.until("window.acd.token === null", 10, "logged out")
+
+            # The admin adds an agent, with their own phone secret shown once, and skills.
+            await log_in(browser, c.base, ADMIN, "/console")
+            await browser.until("window.acd.me && window.acd.me.role === 'admin'", 10)
+            await browser.click(admin_tab)
+            await browser.until(
+                "Boolean(document.querySelector(\"#user-rows tr[data-user='1001']\"))"
+            )
+            await browser.fill("#user-job", "1005")
+            await browser.fill("#user-name", "赵敏")
+            await browser.fill("#user-password", "a-long-password-5")
+            await browser.click("#user-save")
+            shown = "document.getElementById('secret-shown').textContent"
+            await browser.until(f"{shown}.includes('PJSIP/1005')", 10, "the phone secret")
+            new_row = "#user-rows tr[data-user='1005']"
+            await browser.until(f'Boolean(document.querySelector("{new_row}"))', 10)
+            await browser.click(f"{new_row} .skills")
+            await browser.fill("#skills-lines input[data-line='tour']", "7")
+            await browser.fill("#hot-desks", "PJSIP/desk-9")
+            await browser.click("#skills-save")
+            skills = f'document.querySelector("{new_row} td:nth-child(5)").textContent'
+            await browser.until(f"{skills} === '跟团游 7'", 10, "the skills saved")
+            await browser.screenshot(ARTIFACTS / "console-admin-zh.png")
+            # The secret is not left on the screen once the admin moves on.
+            await browser.click("#tabs button[data-tab='live']")
+            assert await browser.evaluate(f"{shown} === ''")
+        except BaseException:
+            await browser.screenshot(ARTIFACTS / "console-failed.png")
+            print("\n".join(browser.console))
+            raise
+
+    lead = await c.login(SUPERVISOR)
+    (ticket,) = [
+        t for t in await lead.get("/follow-ups?status=all") if t["call_id"] == caller.call_id
+    ]
+    assert ticket["taken_by"] == SUPERVISOR and ticket["outcome"].startswith("回电致歉")
+    assert ticket["met_in_time"] is True
+    admin = await c.login(ADMIN)
+    users = {u["job_number"]: u for u in await admin.get("/admin/users")}
+    assert users["1005"]["name"] == "赵敏" and users["1005"]["skills"] == {"tour": 7}
+    assert users["1005"]["hot_desks"] == ["PJSIP/desk-9"] and users["1005"]["phone_secret_set"]
+    # The new agent logs in with the password the admin set.
+    assert (await c.login("1005", "a-long-password-5")).token

@@ -108,6 +108,10 @@ async def test_an_agent_takes_a_hotline_call_on_the_phone_in_the_page_with_audio
             leg = await asterisk.bridged_with(caller.call_id, "web1001")
             await browser.until("Boolean(window.acd.session && window.acd.remoteStream)")
             await lead.wait_agent(lambda a: a["state"] == "talking", "1001")
+            assert await browser.evaluate("document.getElementById('logout').disabled")
+            # The tour line records every call: the page says so and offers a pause.
+            await browser.until("document.getElementById('rec-state').textContent === 'Recording'")
+            assert not await browser.evaluate("document.getElementById('rec-pause').disabled")
             # The page hears the caller: their tone dominates what it receives.
             (caller_share,) = await page_hears(browser, CALLER_TONE)
             assert caller_share > 0.5, caller_share
@@ -163,7 +167,7 @@ async def test_an_agent_takes_a_hotline_call_on_the_phone_in_the_page_with_audio
     assert [t["call_id"] for t in tickets] == [caller.call_id], tickets
 
 
-async def test_the_desktop_comes_back_after_an_engine_restart_and_transfers_a_caller_to_a_line(
+async def test_the_desktop_comes_back_after_an_engine_restart_and_a_lost_session_mid_call(
     asterisk: Asterisk, centre, callers: Callers, phones, tmp_path: Path
 ):
     c = await centre(ivr={"timezone": zone_at_midday()})
@@ -204,8 +208,29 @@ async def test_the_desktop_comes_back_after_an_engine_restart_and_transfers_a_ca
             await browser.until("window.acd.invitation !== null", 20, "the page rang")
             await browser.click("#answer")
             await caller.hears("agent_greeting_before")
-            await asterisk.bridged_with(caller.call_id, "web1001")
+            leg = await asterisk.bridged_with(caller.call_id, "web1001")
             await lead.wait_agent(lambda a: a["state"] == "talking", "1001")
+            # No logging out in the middle of a call.
+            assert await browser.evaluate("document.getElementById('logout').disabled")
+
+            # The agent's session ends mid-call (logged out elsewhere): at the next click the
+            # page asks them to log in again, and the call goes on in the page's phone.
+            token = await browser.evaluate("window.acd.token")
+            ended = {"Authorization": f"Bearer {token}"}
+            await lead.request("POST", "/auth/logout", headers=ended)
+            await browser.click("#hold")
+            await browser.until("!document.getElementById('login').hidden", 10, "asked to log in")
+            assert "call goes on" in (await browser.text("#login-error") or "")
+            assert await browser.evaluate("Boolean(window.acd.session)")
+            assert await asterisk.bridged_together(caller.call_id, leg)
+            await browser.fill("#job", "1001")  # no reload: that would end the page's phone
+            await browser.fill("#password", password("1001"))
+            await browser.click("#login-button")
+            await browser.until(
+                "window.acd.agent && window.acd.agent.state === 'talking'", 10, "on the call"
+            )
+            assert await browser.text("#state") == "Talking"
+            assert await asterisk.bridged_together(caller.call_id, leg)
 
             # The agent sends the caller on to the cruise line: its agent's phone rings.
             await browser.evaluate("document.getElementById('transfer-line').value = 'cruise'")

@@ -414,6 +414,7 @@ async def test_the_peak_plan_stops_callbacks_and_breaks_then_puts_the_team_lead_
     # The agent on lunch is asked back, on their own stream.
     asked = await lunch.next("agent_message", timeout=5, agent="1002")
     assert "break" in asked["data"]["message"]
+    assert asked["data"]["code"] == "peak_breaks_suspended"  # the desktop says it in Chinese too
     # Breaks are refused while the peak lasts, with the reason.
     refused = await a1003.post("/agents/1003/not-ready", {"reason": "break"}, expect=409)
     assert "peak" in refused["message"], refused

@@ -215,9 +215,25 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
         "/api/v1/admin/users/1003", json={**body, "password": "short"}, headers=admin
     )
     assert short.status == 400
-    users = await (await api.get("/api/v1/admin/users", headers=admin)).json()
-    assert {"job_number": "1003", "name": "Zhou Min", "role": "agent"} in users
-    assert all("password" not in str(u) for u in users)
+    users = {
+        u["job_number"]: u
+        for u in await (await api.get("/api/v1/admin/users", headers=admin)).json()
+    }
+    # With what an admin looks after: skills, team and phone (a new agent's own).
+    assert users["1003"] == {
+        "job_number": "1003",
+        "name": "Zhou Min",
+        "role": "agent",
+        "skills": {},
+        "team": "",
+        "phone": "PJSIP/1003",
+        "phone_kept": False,  # (no phone directory here: acd keeps no phones)
+        "phone_secret_set": False,
+        "hot_desks": [],
+    }
+    assert users["1001"]["skills"] == {"tour": 5} and users["1001"]["team"] == "east"
+    assert users["9000"] == {"job_number": "9000", "name": "user 9000", "role": "admin"}
+    assert all("password" not in str(u) and "digest" not in str(u) for u in users.values())
 
     resp = await api.put(
         "/api/v1/admin/agents/1001/skills", json={"skills": {"cruise": 9}}, headers=admin
@@ -293,10 +309,13 @@ async def test_team_leads_get_a_days_report_as_json_and_csv(api):
         ("tour", "2", "1"),
         ("TOTAL", "2", "1"),
     ]
-    # A browser link carries the token in the query: the CSV downloads as a file.
+    resp = await api.get("/api/v1/reports/week?format=csv&rows=agents", headers=lead)
+    assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+    # A token in a URL (browser history, proxies' logs) is refused: only the event
+    # stream's WebSocket, where browsers set no header, may carry it there.
     raw = lead["Authorization"].removeprefix("Bearer ")
     link = await api.get(f"/api/v1/reports/week?format=csv&rows=agents&token={raw}")
-    assert link.status == 200 and "attachment" in link.headers["Content-Disposition"]
+    assert link.status == 401
     bad = await api.get("/api/v1/reports/day?date=2026-13-01", headers=lead)
     assert (bad.status, (await bad.json())["details"][0]["field"]) == (400, "date")
     assert (await api.get("/api/v1/reports/year", headers=lead)).status == 404
@@ -350,11 +369,20 @@ async def test_a_supervisor_listens_in_from_a_phone_of_their_own_only(api):
     )
     assert resp.status == 403
     assert (await resp.json())["error_id"] == "phone_not_allowed"
-    # From their own browser phone the request goes on (refused here: nobody is on a call).
+    # Nor from the agent's console phone.
     resp = await api.post(
         "/api/v1/supervisor/agents/1001/monitor",
-        json={"mode": "listen", "endpoint": "PJSIP/web1901"},
+        json={"mode": "listen", "endpoint": "PJSIP/webc1001"},
         headers=headers,
     )
-    assert resp.status == 409, await resp.text()
-    assert "not on a call" in (await resp.json())["message"]
+    assert resp.status == 403
+    # From their own browser phones (the console's, the desktop's) the request goes on
+    # (refused here: nobody is on a call).
+    for endpoint in ("PJSIP/webc1901", "PJSIP/web1901"):
+        resp = await api.post(
+            "/api/v1/supervisor/agents/1001/monitor",
+            json={"mode": "listen", "endpoint": endpoint},
+            headers=headers,
+        )
+        assert resp.status == 409, await resp.text()
+        assert "not on a call" in (await resp.json())["message"]

@@ -57,6 +57,14 @@ async def test_the_event_stream_closes_when_its_token_is_revoked(api, monkeypatc
     message = await ws.receive(timeout=5)
     assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
     assert ws.close_code == acd.http.stream.CLOSE_TOKEN_ENDED
+    # A page reconnecting with it is told the same way (a browser sees no HTTP status
+    # on a refused WebSocket), so it asks to log in instead of retrying for ever.
+    again = await api.ws_connect("/api/v1/events", headers=agent)
+    message = await again.receive(timeout=5)
+    assert message.type is WSMsgType.CLOSE
+    assert again.close_code == acd.http.stream.CLOSE_TOKEN_ENDED
+    # Without a WebSocket it is a plain 401.
+    assert (await api.get("/api/v1/events", headers=agent)).status == 401
 
 
 async def test_a_login_flood_does_not_starve_other_work_of_threads(api):  # noqa: F811

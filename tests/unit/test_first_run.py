@@ -42,3 +42,17 @@ async def test_the_first_run_creates_an_admin_and_demo_agents_once_with_password
 
     bad = await asyncio.to_thread(acd, tmp_path, "first-run", "--admin", "root")
     assert bad.returncode == 2 and "'root'" in bad.stderr
+
+
+async def test_the_first_run_never_makes_someones_account_the_admins(tmp_path):
+    # An agent has job number 9000 and nobody is admin yet.
+    made = await asyncio.to_thread(acd, tmp_path, "user", "9000", password="agent-9000-pass")
+    assert made.returncode == 0, made.stderr
+    refused = await asyncio.to_thread(acd, tmp_path, "first-run")
+    assert refused.returncode == 2 and "9000" in refused.stderr and "--admin" in refused.stderr
+    assert "password" not in refused.stdout
+    users = await stored_hashes(tmp_path)
+    assert users["9000"][0] == "agent" and verify_password("agent-9000-pass", users["9000"][1])
+    # Given another job number, the admin is made.
+    done = await asyncio.to_thread(acd, tmp_path, "first-run", "--admin", "9999")
+    assert done.returncode == 0 and re.search(r"^admin 9999 password: \S+$", done.stdout, re.M)

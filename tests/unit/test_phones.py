@@ -252,11 +252,38 @@ async def test_the_desktop_gets_a_browser_phone_of_the_users_own_with_a_secret_p
             resp = await api.post("/api/v1/agents/1002/login", json=at_web, headers=other)
             assert resp.status == 403
 
-            # Logging out ends the browser phone's secret (the desk phone keeps its own).
+            # Another page of the agent's (the console opened by mistake) logs out: the
+            # desktop's phone goes on working.
+            elsewhere = await login(api, "1001")
+            assert (await api.post("/api/v1/auth/logout", headers=elsewhere)).status == 200
+            auths = {a[0]: a[4] for a in directory_rows(phones_file)["auths"]}
+            assert auths["web1001"] == f"md5:{sip_digest('web1001', 'acd', second['secret'])}"
+            # Only a team lead's console has a phone of its own.
+            resp = await api.post("/api/v1/me/web-phone", json={"page": "console"}, headers=agent)
+            assert resp.status == 403
+            # Logging out of the last session ends the browser phone's secret (the desk
+            # phone keeps its own).
             assert (await api.post("/api/v1/auth/logout", headers=agent)).status == 200
             auths = {a[0]: a[4] for a in directory_rows(phones_file)["auths"]}
             assert "web1001" not in auths
             assert auths["1001"] == f"md5:{sip_digest('1001', 'acd', desk_secret)}"
+
+            # A team lead's console has its own phone, beside the desktop's: opening one
+            # never takes the other's registration.
+            lead = await login(api, "1901")
+            desk = await (await api.post("/api/v1/me/web-phone", headers=lead)).json()
+            resp = await api.post("/api/v1/me/web-phone", json={"page": "console"}, headers=lead)
+            console = await resp.json()
+            assert (desk["endpoint"], console["endpoint"]) == ("PJSIP/web1901", "PJSIP/webc1901")
+            assert console["username"] == "webc1901" and console["secret"] != desk["secret"]
+            auths = {a[0]: a[4] for a in directory_rows(phones_file)["auths"]}
+            assert auths["web1901"] == f"md5:{sip_digest('web1901', 'acd', desk['secret'])}"
+            assert auths["webc1901"] == f"md5:{sip_digest('webc1901', 'acd', console['secret'])}"
+            bad = await api.post("/api/v1/me/web-phone", json={"page": "wallboard"}, headers=lead)
+            assert bad.status == 400 and (await bad.json())["details"]
+            assert (await api.post("/api/v1/auth/logout", headers=lead)).status == 200
+            auths = {a[0] for a in directory_rows(phones_file)["auths"]}
+            assert not auths & {"web1901", "webc1901"}
 
             # Admins take no calls; without a token there is no phone.
             admin = await login(api, "9000")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -9,6 +10,10 @@ from zoneinfo import ZoneInfo
 from acd.core.agents import AgentState, AgentStateChanged, NotReadyReason
 from acd.core.followups import Ticket, TicketReason, Urgency
 from acd.core.reports import CallFact, ReportRules, build_report, period_bounds
+from acd.reports import TODAY_MAX_AGE, ReportService
+from acd.storage.db import create_engine, migrate
+from acd.storage.events import CallEventLog
+from acd.storage.reports import ReportSource
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 23)
@@ -184,3 +189,36 @@ def test_the_garbage_collector_comes_back_on_after_overlapping_reports():
     assert not gc.isenabled()
     second.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+async def test_desktops_asking_for_todays_figures_at_once_share_one_report(tmp_path):
+    class CountedSource(ReportSource):
+        reads = 0
+
+        async def read(self, start, end):
+            CountedSource.reads += 1
+            return await super().read(start, end)
+
+    now = [datetime(2026, 12, 7, 4, 0, tzinfo=UTC).timestamp()]  # noon in Shanghai
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    await migrate(engine)
+    stored_at = [now[0] - 60]
+    events = CallEventLog(engine, lambda: datetime.fromtimestamp(stored_at[0], UTC))
+    service = ReportService(CountedSource(engine), ReportRules(), SHANGHAI, lambda: now[0])
+    await events.append("c1", "queued", line="tour")
+    stored_at[0] += 10
+    await events.append("c1", "answered", line="tour", agent="1001", waited=4.0)
+
+    # Fifty agents' desktops ask at the same moment: the day is read once.
+    reports = await asyncio.gather(*(service.today_report() for _ in range(50)))
+    assert CountedSource.reads == 1
+    assert all(r["agents"][0]["answered"] == 1 for r in reports)
+    # A rating given meanwhile shows once the shared report is that old.
+    stored_at[0] = now[0] + 0.5
+    await events.append("c1", "survey", score=5, agent="1001", line="tour")
+    now[0] += TODAY_MAX_AGE / 2
+    assert (await service.today_report())["agents"][0]["surveys"] == 0
+    now[0] += TODAY_MAX_AGE
+    agent = (await service.today_report())["agents"][0]
+    assert (agent["surveys"], CountedSource.reads) == (1, 2)
+    await engine.dispose()

@@ -4,6 +4,9 @@
 // lives in sessionStorage and travels in the Authorization header.
 // The phone in the page is loaded on its own: without its library (SIP.js not
 // installed), the page works all the same and the desk phone rings.
+import { adminTab } from "/desktop/admin.js";
+import { ticketsTab } from "/desktop/tickets.js";
+
 const BrowserPhone = await import("/desktop/phone.js").then(
   (m) => m.BrowserPhone,
   (err) => { console.warn(`no browser phone: ${err}`); return null; },
@@ -38,6 +41,21 @@ const T = {
     mode_listen: "listening", mode_whisper: "whispering", mode_barge: "barged in", total: "Total",
     alarm: "Alarm", desktop: "Desktop",
     force_login: "Log in", force_ready: "Ready", force_not_ready: "Not ready", force_logout: "Log out",
+    alarm_pbx_link: "Asterisk unreachable (AMI link down)", alarm_database: "Database unavailable: facts held back",
+    alarm_recording_disk_full: "Recordings disk full: calls are not recorded", no_charts: "Charts unavailable (Chart.js not installed)",
+    line_cruise: "Cruise", line_tour: "Tour", line_free_travel: "Free travel",
+    tab_tickets: "Follow-ups", tab_admin: "Admin", save: "Save", cancel: "Cancel",
+    tk_show_open: "Open tickets", tk_show_all: "All tickets", tk_opened: "Opened", tk_due: "Due",
+    tk_urgency: "Urgency", tk_what: "About", tk_status: "Status", tk_none: "No follow-up tickets",
+    tk_overdue: "overdue", tk_open: "Open", tk_taken_by: "Taken by", tk_closed: "Closed", tk_take: "Take",
+    tk_close: "Close", tk_outcome: "What was done", tk_low_score: "Low rating", tk_registration: "Registered call",
+    urg_normal: "Normal", urg_urgent: "Urgent", urg_critical: "Critical",
+    cat_consultation: "Consultation", cat_service_request: "Service request", cat_complaint: "Complaint", cat_suggestion: "Suggestion",
+    role_agent: "Agent", role_supervisor: "Team lead", role_admin: "Admin",
+    ad_name: "Name", ad_role: "Role", ad_team: "Team", ad_skills: "Skills", ad_phone: "Phone", ad_password: "New password",
+    ad_hot_desks: "Hot desks (other phones this agent may log in at)", ad_edit: "Edit", ad_new_secret: "New phone secret",
+    ad_delete: "Delete", ad_delete_sure: "Delete: sure?", ad_no_secret: "no secret yet", ad_saved: "Saved: {job}",
+    ad_secret_once: "Phone secret for {phone}, shown this once: {secret}",
   },
   zh: {
     title: "班长控制台", login_title: "登录", job_number: "工号", password: "密码",
@@ -62,6 +80,21 @@ const T = {
     mode_listen: "监听", mode_whisper: "耳语", mode_barge: "强插", total: "合计",
     alarm: "告警", desktop: "工作台",
     force_login: "签入", force_ready: "置就绪", force_not_ready: "置未就绪", force_logout: "签出",
+    alarm_pbx_link: "无法连接 Asterisk（AMI 中断）", alarm_database: "数据库不可用：记录暂存待写",
+    alarm_recording_disk_full: "录音磁盘已满：通话未录音", no_charts: "图表不可用（未安装 Chart.js）",
+    line_cruise: "邮轮", line_tour: "跟团游", line_free_travel: "自由行",
+    tab_tickets: "跟进工单", tab_admin: "管理", save: "保存", cancel: "取消",
+    tk_show_open: "未完成工单", tk_show_all: "全部工单", tk_opened: "创建", tk_due: "期限",
+    tk_urgency: "紧急程度", tk_what: "事由", tk_status: "状态", tk_none: "没有跟进工单",
+    tk_overdue: "已超期", tk_open: "待领取", tk_taken_by: "处理人", tk_closed: "已关闭", tk_take: "领取",
+    tk_close: "关闭", tk_outcome: "处理结果", tk_low_score: "低分评价", tk_registration: "话后登记",
+    urg_normal: "普通", urg_urgent: "紧急", urg_critical: "非常紧急",
+    cat_consultation: "咨询", cat_service_request: "服务请求", cat_complaint: "投诉", cat_suggestion: "建议",
+    role_agent: "坐席", role_supervisor: "班长", role_admin: "管理员",
+    ad_name: "姓名", ad_role: "角色", ad_team: "班组", ad_skills: "技能", ad_phone: "话机", ad_password: "新密码",
+    ad_hot_desks: "可签入的其他话机（热座席）", ad_edit: "编辑", ad_new_secret: "重置话机密码",
+    ad_delete: "删除", ad_delete_sure: "确认删除？", ad_no_secret: "尚无密码", ad_saved: "已保存：{job}",
+    ad_secret_once: "{phone} 的话机密码（仅显示这一次）：{secret}",
   },
 };
 const LINES = {
@@ -96,6 +129,8 @@ function translate() {
   $("lang").value = lang;
   render();
   if (S.report) drawReport();
+  if (S.me && S.tab === "tickets") tickets.draw();
+  if (S.me && S.tab === "admin") admin.draw();
 }
 
 $("lang").addEventListener("change", () => {
@@ -153,8 +188,10 @@ function loggedOut() {
   sessionStorage.removeItem("acd-token");
   Object.assign(S, { token: null, me: null, snap: null, monitor: null, epoch: null, seq: null, link: "down", report: null });
   if (stream) { stream.onclose = null; stream.close(); stream = null; }
+  clearTimeout(streamTimer);
   phone.stop();
-  for (const id of ["tabs", "logout", "link", "phone", "live", "reports", "recordings"]) $(id).hidden = true;
+  admin.forget(); // a phone secret shown once is not left on the screen
+  for (const id of ["tabs", "logout", "link", "phone", ...TABS]) $(id).hidden = true;
   $("login").hidden = false;
   $("who").textContent = "";
 }
@@ -170,12 +207,13 @@ async function start() {
   }
   $("who").textContent = S.me.name ? `${S.me.name} (${S.me.job_number})` : S.me.job_number;
   $("login").hidden = true; $("tabs").hidden = false; $("logout").hidden = false;
-  show(S.tab);
+  for (const b of document.querySelectorAll("#tabs button")) b.hidden = !mayOpen(b.dataset.tab);
+  show(mayOpen(S.tab) ? S.tab : "live");
   connectStream();
   if (S.me.role === "supervisor") {
     // Listening in rings this phone; without it, the supervisor's desk phone rings.
     try {
-      await phone.start(async () => (await api("POST", "/me/web-phone")).json());
+      await phone.start(async () => (await api("POST", "/me/web-phone", { page: "console" })).json());
     } catch (err) {
       S.phone = "down";
     }
@@ -186,12 +224,19 @@ async function start() {
 // ---- tabs ----
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.tab));
 
+const TABS = ["live", "reports", "recordings", "tickets", "admin"];
+// Admins look after users; team leads (and admins) work follow-up tickets.
+const mayOpen = (tab) => tab !== "admin" || (S.me && S.me.role === "admin");
+
 function show(tab) {
   S.tab = tab;
-  for (const id of ["live", "reports", "recordings"]) $(id).hidden = id !== tab;
+  for (const id of TABS) $(id).hidden = id !== tab;
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === tab);
+  if (tab !== "admin") admin.forget();
   if (tab === "reports" && !S.report) loadReport();
   if (tab === "recordings") searchRecordings();
+  if (tab === "tickets") tickets.load();
+  if (tab === "admin") admin.load();
 }
 
 // ---- the phone in the page: rings when the supervisor asked to join a call ----
@@ -237,7 +282,7 @@ $("stop-monitor").addEventListener("click", async () => {
 });
 
 // ---- the live event stream: a snapshot, then changes; resumes where it left off ----
-let stream = null, retry = 0, refreshing = null;
+let stream = null, retry = 0, refreshing = null, streamTimer = null, ticketsDue = null;
 
 function connectStream() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
@@ -251,7 +296,7 @@ function connectStream() {
     if (stream !== ws) return;
     S.link = "reconnecting"; render();
     if (ev.code === 4401) { loggedOut(); return; }
-    setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
+    streamTimer = setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
   };
 }
 
@@ -262,6 +307,10 @@ function onEvent(ev) {
     return;
   }
   S.seq = ev.seq;
+  // A ticket opened, taken, closed, chased or overdue: the list is drawn again.
+  if (ev.kind.startsWith("follow_up_") && S.tab === "tickets" && !ticketsDue) {
+    ticketsDue = setTimeout(() => { ticketsDue = null; tickets.load(); }, 250);
+  }
   // Any change: fetch the whole picture again (a burst of events makes one request).
   if (!refreshing) refreshing = setTimeout(refresh, 250);
 }
@@ -330,7 +379,8 @@ function render() {
   alarms.replaceChildren();
   for (const a of snap.alarms || []) {
     const li = document.createElement("li");
-    li.textContent = `${t("alarm")}: ${a.alarm}${a.line ? ` (${lineName(a.line)})` : ""}`;
+    const name = T.en[`alarm_${a.alarm}`] ? t(`alarm_${a.alarm}`) : a.alarm;
+    li.textContent = `${t("alarm")}: ${name}${a.line ? ` (${lineName(a.line)})` : ""}`;
     alarms.append(li);
   }
   const lines = $("lines");
@@ -425,6 +475,10 @@ function save(blob, name) {
 const charts = {};
 
 function chart(id, type, labels, datasets) {
+  if (!window.Chart) { // the library is not installed: the figures are in the CSV
+    $("message").textContent = t("no_charts");
+    return;
+  }
   if (charts[id]) charts[id].destroy();
   charts[id] = new window.Chart($(id), {
     type,
@@ -490,6 +544,10 @@ async function searchRecordings() {
     }
   }
 }
+
+const when = (epoch) => new Date(epoch * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB");
+const tickets = ticketsTab({ $, act, t: (k, v) => t(k, v), lineName: (l) => lineName(l), time: when, play: (r) => { show("recordings"); play(r); } });
+const admin = adminTab({ $, act, t: (k, v) => t(k, v), lineName: (l) => lineName(l) });
 
 async function play(r) {
   try {

@@ -41,10 +41,18 @@ const T = {
     console: "Supervisor console", raw_audio: "Headset audio",
     rec_pause: "Pause recording", rec_resume: "Resume recording", recording_paused: "Recording paused",
     line_cruise: "Cruise", line_tour: "Tour", line_free_travel: "Free travel",
-    transfer_line: "Transfer to line", transfer_person: "Transfer to person", transferred: "Transferred",
+    transfer_line: "Transfer to line", transfer_person: "Transfer to person",
     number: "Number", dial: "Call", callback_next: "Next callback",
     out_answered: "Answered", out_abandoned: "Abandoned", out_callback_requested: "Callback requested",
     out_ivr_only: "Left in the menu", raw_audio_tip: "Your headset cancels echo and noise itself: the browser leaves your voice as it is",
+    use_desk: "Take calls on my desk phone", session_ended: "Your session has ended: log in again (your call goes on)",
+    transferring: "Transferring...", rec_start: "Record this call", recording_on: "Recording",
+    msg_not_put_through: "The call could not be put through: the caller waits again",
+    msg_transfer_failed: "Transfer failed: the caller is still with you",
+    msg_dial_failed: "The call was not made",
+    msg_peak_callbacks_paused: "Peak: callback work is paused, please take calls",
+    msg_peak_breaks_suspended: "Peak: breaks are suspended, please come back",
+    msg_peak_all_staff: "Peak: all staff on the phones, on every line",
   },
   zh: {
     title: "坐席工作台", login_title: "登录", job_number: "工号", password: "密码",
@@ -71,10 +79,18 @@ const T = {
     console: "班长控制台", raw_audio: "耳麦原声",
     rec_pause: "暂停录音", rec_resume: "恢复录音", recording_paused: "录音已暂停",
     line_cruise: "邮轮", line_tour: "跟团游", line_free_travel: "自由行",
-    transfer_line: "转业务线", transfer_person: "转人工", transferred: "已转接",
+    transfer_line: "转业务线", transfer_person: "转人工",
     number: "号码", dial: "呼叫", callback_next: "下一个回电",
     out_answered: "已接通", out_abandoned: "放弃", out_callback_requested: "预约回电",
     out_ivr_only: "菜单中挂断", raw_audio_tip: "耳麦自带回声和降噪处理：浏览器不再处理您的声音",
+    use_desk: "使用桌面话机接听", session_ended: "登录已失效：请重新登录（当前通话不会中断）",
+    transferring: "正在转接…", rec_start: "开始录音", recording_on: "录音中",
+    msg_not_put_through: "来电未能接通：已重新排队",
+    msg_transfer_failed: "转接失败：来电仍在您这里",
+    msg_dial_failed: "呼叫未能发出",
+    msg_peak_callbacks_paused: "高峰：暂停回访，请接听来电",
+    msg_peak_breaks_suspended: "高峰：暂停休息，请返回岗位",
+    msg_peak_all_staff: "高峰：全员上线，接听所有业务线",
   },
 };
 const LINES = {
@@ -91,7 +107,7 @@ const S = {
   token: sessionStorage.getItem("acd-token"),
   me: null, agent: null, pop: null, phone: "down", link: "down",
   epoch: null, seq: null, invitation: null, session: null, held: false,
-  lastCall: null, toRegister: null, today: null, recPaused: false, expectCall: 0,
+  lastCall: null, toRegister: null, today: null, rec: null, expectCall: 0,
 };
 window.acd = S;
 
@@ -115,7 +131,7 @@ async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${S.token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const resp = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (resp.status === 401) { loggedOut(); throw new Error("unauthorized"); }
+  if (resp.status === 401) { sessionEnded(); throw new Error("unauthorized"); }
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new Error(data.message || `${resp.status}`);
   return data;
@@ -133,6 +149,9 @@ async function act(method, path, body) {
 }
 
 // ---- log in and out ----
+$("use-desk").checked = localStorage.getItem("acd-use-desk") === "1";
+$("use-desk").addEventListener("change", () => localStorage.setItem("acd-use-desk", $("use-desk").checked ? "1" : "0"));
+
 $("login").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("login-error").textContent = "";
@@ -149,20 +168,33 @@ $("login").addEventListener("submit", async (ev) => {
 });
 
 $("logout").addEventListener("click", async () => {
-  if (S.me && S.me.role !== "admin") await act("POST", `/agents/${S.me.job_number}/logout`);
+  // Never in the middle of a call (the button is off then); if the ACD refuses, stay.
+  if (S.me && S.me.role !== "admin" && S.agent && S.agent.state !== "logged_out") {
+    if (!(await act("POST", `/agents/${S.me.job_number}/logout`))) return;
+  }
   await stopPhone();
   await act("POST", "/auth/logout");
   loggedOut();
 });
 
-function loggedOut() {
+// The token expired or was revoked: log in again. A call in progress goes on in the
+// page's phone meanwhile (it has its own secret); nothing else is done.
+function sessionEnded() {
+  const onCall = Boolean(phone.invitation);
+  loggedOut({ keepPhone: onCall });
+  if (onCall) $("login-error").textContent = t("session_ended");
+}
+
+function loggedOut({ keepPhone = false } = {}) {
   sessionStorage.removeItem("acd-token");
   Object.assign(S, {
     token: null, me: null, agent: null, pop: null, epoch: null, seq: null, link: "down",
-    lastCall: null, toRegister: null, today: null, held: false, recPaused: false, expectCall: 0,
+    lastCall: null, toRegister: null, today: null, held: false, rec: null, expectCall: 0,
   });
   if (stream) { stream.onclose = null; stream.close(); stream = null; }
-  stopPhone();
+  clearTimeout(streamTimer);
+  if (!keepPhone) stopPhone();
+  ring(false);
   $("desk").hidden = true; $("login").hidden = false; $("link").hidden = true; $("phone").hidden = true;
   $("who").textContent = "";
   $("to-console").hidden = true;
@@ -176,13 +208,19 @@ async function start() {
   connectStream();
   if (S.me.role === "admin") { render(); return; } // admins take no calls
   let endpoint;
-  try {
-    await startPhone();
-    endpoint = S.webphone.endpoint;
-  } catch (err) {
-    // No phone in the page (none configured, or Asterisk unreachable): the desk phone rings.
-    S.phone = "down";
-    $("message").textContent = `${t("phone_down")}: ${err.message}`;
+  // A phone kept through a new login (a call went on) is this agent's, or it stops.
+  if (phone.endpoint && phone.endpoint !== `PJSIP/web${S.me.job_number}`) await stopPhone();
+  if ($("use-desk").checked) {
+    await stopPhone(); // the desk phone rings: no phone in the page
+  } else {
+    try {
+      if (phone.state === "down") await startPhone();
+      endpoint = phone.endpoint;
+    } catch (err) {
+      // No phone in the page (none configured, or Asterisk unreachable): the desk phone rings.
+      S.phone = "down";
+      $("message").textContent = `${t("phone_down")}: ${err.message}`;
+    }
   }
   // Work at the browser phone today (the desk phone stays the agent's own).
   const agent = await act("GET", `/agents/${S.me.job_number}`);
@@ -205,7 +243,7 @@ const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
   onChange: (p) => {
     const rang = p.invitation && !S.invitation;
     Object.assign(S, { phone: p.state, invitation: p.invitation, session: p.session, remoteStream: p.remoteStream });
-    if (!p.invitation) { S.held = false; S.recPaused = false; }
+    if (!p.invitation) S.held = false;
     // The call the agent just placed (its caller id is the number dialled): take it.
     if (rang && S.expectCall > Date.now() && p.remoteUser === S.expectNumber) {
       S.expectCall = 0;
@@ -221,10 +259,39 @@ const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
   },
 });
 
+// A call ringing in the page rings out loud too (a tab in the background, no
+// notifications allowed): the usual 440 + 480 Hz tone, 2 s on and 4 s off.
+let ringer = null;
+function ring(on) {
+  if (on && !ringer) {
+    try {
+      const ctx = new AudioContext();
+      const gain = ctx.createGain();
+      gain.gain.value = 0;
+      gain.connect(ctx.destination);
+      for (const hz of [440, 480]) {
+        const tone = ctx.createOscillator();
+        tone.frequency.value = hz;
+        tone.connect(gain);
+        tone.start();
+      }
+      const burst = () => {
+        gain.gain.setValueAtTime(0.08, ctx.currentTime);
+        gain.gain.setValueAtTime(0, ctx.currentTime + 2);
+      };
+      burst();
+      ringer = { ctx, timer: setInterval(burst, 6000) };
+    } catch (err) { /* no audio output: the page and the notification still show it */ }
+  } else if (!on && ringer) {
+    clearInterval(ringer.timer);
+    ringer.ctx.close().catch(() => {});
+    ringer = null;
+  }
+}
+
 async function startPhone() {
   phone.rawAudio = $("raw-audio").checked;
-  await phone.start(() => api("POST", "/me/web-phone"));
-  S.webphone = { endpoint: phone.endpoint };
+  await phone.start(() => api("POST", "/me/web-phone", { page: "desktop" }));
 }
 
 async function stopPhone() {
@@ -246,14 +313,17 @@ $("answer").addEventListener("click", answer);
 $("hangup").addEventListener("click", hangUp);
 $("hold").addEventListener("click", async () => { if (await act("POST", `/agents/${S.me.job_number}/hold`)) { S.held = true; render(); } });
 $("unhold").addEventListener("click", async () => { if (await act("POST", `/agents/${S.me.job_number}/unhold`)) { S.held = false; render(); } });
-$("rec-pause").addEventListener("click", async () => {
-  if (await act("POST", `/agents/${S.me.job_number}/recording`, { action: "pause" })) { S.recPaused = true; render(); }
-});
-$("rec-resume").addEventListener("click", async () => {
-  if (await act("POST", `/agents/${S.me.job_number}/recording`, { action: "resume" })) { S.recPaused = false; render(); }
-});
+// What the line allows (recorded always, never, or on demand) and where it is now.
+async function recording(action) {
+  const done = await act("POST", `/agents/${S.me.job_number}/recording`, { action });
+  if (done && S.rec) { S.rec.state = done.state; render(); }
+}
+$("rec-start").addEventListener("click", () => recording("start"));
+$("rec-pause").addEventListener("click", () => recording("pause"));
+$("rec-resume").addEventListener("click", () => recording("resume"));
+// Asked for; whether it worked shows when the call leaves (or in a message if not).
 async function transfer(body) {
-  if (await act("POST", `/agents/${S.me.job_number}/transfer`, body)) $("message").textContent = t("transferred");
+  if (await act("POST", `/agents/${S.me.job_number}/transfer`, body)) $("message").textContent = t("transferring");
 }
 $("transfer-to-line").addEventListener("click", () => transfer({ to_line: $("transfer-line").value }));
 $("transfer-to-agent").addEventListener("click", () => {
@@ -284,7 +354,7 @@ document.addEventListener("keydown", (ev) => {
 });
 
 // ---- the live event stream: a snapshot, then changes; resumes where it left off ----
-let stream = null, retry = 0;
+let stream = null, retry = 0, streamTimer = null;
 
 function connectStream() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
@@ -297,8 +367,8 @@ function connectStream() {
   ws.onclose = (ev) => {
     if (stream !== ws) return;
     S.link = "reconnecting"; render();
-    if (ev.code === 4401) { loggedOut(); return; }
-    setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
+    if (ev.code === 4401) { sessionEnded(); return; } // the token ended: log in again
+    streamTimer = setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
   };
 }
 
@@ -309,22 +379,32 @@ function onEvent(ev) {
     if (mine) S.agent = mine;
     if (mine && !mine.call_id) S.pop = null; // a call that ended while the page was away
     if (mine && mine.state === "talking" && mine.call_id) S.lastCall = mine.call_id;
+    if (mine && mine.state === "talking") S.pop = null; // reloaded with its recording below
     if (S.agent && S.agent.call_id && !S.pop) loadPop();
   } else {
     S.seq = ev.seq;
     const d = ev.data || {};
     if (ev.kind === "agent_state" && d.agent === S.me.job_number) {
+      const startsTalking = d.state === "talking" && (d.old !== "talking" || d.call_id !== S.lastCall);
       if (d.state === "talking" && d.call_id) S.lastCall = d.call_id;
       if (d.old === "talking" && d.state !== "talking" && S.lastCall) {
-        S.toRegister = S.lastCall; // the call ended: register it
-        S.held = false; S.recPaused = false;
-        $("registration").reset();
-        proposeFollowUp();
+        // The call ended: register it (a call with a caller, not a leg that had none).
+        const pop = S.pop && S.pop.call_id === S.lastCall ? S.pop : null;
+        if (pop && (pop.line || pop.caller_number)) {
+          S.toRegister = S.lastCall;
+          $("registration").reset();
+          proposeFollowUp();
+        }
+        S.held = false; S.rec = null;
         refreshToday();
       }
       S.agent = { ...(S.agent || {}), state: d.state, reason: d.reason, call_id: d.call_id, since: ev.at };
       if (!d.call_id) S.pop = null;
-      else if (!S.pop || S.pop.call_id !== d.call_id) loadPop();
+      else if (startsTalking || !S.pop || S.pop.call_id !== d.call_id) loadPop(); // with its recording
+    } else if (ev.kind === "recording" && d.agent === S.me.job_number) {
+      if (S.rec && d.call_id === S.lastCall) S.rec.state = d.state;
+    } else if (ev.kind === "agent_message" && d.agent === S.me.job_number) {
+      $("message").textContent = T.en[`msg_${d.code}`] ? t(`msg_${d.code}`) : d.message;
     } else if (ev.kind === "call_ringing" && d.agent === S.me.job_number) {
       S.pop = d;
     } else if (ev.kind === "survey" && d.agent === S.me.job_number) {
@@ -337,7 +417,11 @@ function onEvent(ev) {
 
 async function loadPop() {
   const agent = await act("GET", `/agents/${S.me.job_number}`);
-  if (agent) { S.agent = { ...S.agent, ...agent }; S.pop = agent.call; render(); }
+  if (agent) {
+    S.agent = { ...S.agent, ...agent }; S.pop = agent.call;
+    S.rec = agent.call && agent.call.recording ? { ...agent.call.recording } : null;
+    render();
+  }
 }
 
 // ---- after the call: registration; the agent's own day ----
@@ -391,14 +475,20 @@ function render() {
   $("break-after").disabled = a.state !== "talking";
   $("call").hidden = !onCall && !S.pop;
   $("call").classList.toggle("ringing", ringingHere);
+  ring(ringingHere);
   $("answer").disabled = !ringingHere;
   $("hangup").disabled = !(S.invitation || a.state === "talking");
   $("hold").disabled = !(a.state === "talking" && !S.held);
   $("unhold").disabled = !(a.state === "talking" && S.held);
   $("call-title").textContent = ringingHere ? t("incoming") : S.held ? t("on_hold") : t("on_call");
   const talking = a.state === "talking";
-  $("rec-pause").disabled = !talking || S.recPaused;
-  $("rec-resume").disabled = !talking || !S.recPaused;
+  const rec = (talking && S.rec) || { policy: "none", state: "off" };
+  $("rec-start").hidden = rec.policy !== "on_demand";
+  $("rec-start").disabled = rec.state !== "off";
+  $("rec-pause").disabled = rec.state !== "recording";
+  $("rec-resume").disabled = rec.state !== "paused";
+  $("rec-state").textContent = rec.state === "recording" ? t("recording_on") : rec.state === "paused" ? t("recording_paused") : "";
+  $("logout").disabled = onCall;
   for (const id of ["transfer-to-line", "transfer-to-agent"]) $(id).disabled = !talking;
   const free = a.state === "ready" || a.state === "not_ready" || a.state === "after_call";
   $("dial").disabled = !free || Boolean(S.invitation);

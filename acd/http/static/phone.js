@@ -18,6 +18,7 @@ export class BrowserPhone {
     this._started = false;
     this._retry = 0;
     this._timer = null;
+    this._hangUpOnceUp = false; // hung up while it was being answered
   }
 
   async start(issue) {
@@ -52,7 +53,12 @@ export class BrowserPhone {
       this._set({ state: s === RegistererState.Registered ? "registered" : "connecting" });
     });
     this._set({ state: "connecting" });
-    await ua.start(); // connected: the first REGISTER is this one
+    try {
+      await ua.start(); // connected: the first REGISTER is this one
+    } catch (err) {
+      await this.stop(); // Asterisk unreachable: no phone half-started, retrying unseen
+      throw err;
+    }
     this._started = true; // from now on every reconnection registers again
     await this._registerer.register();
   }
@@ -102,14 +108,24 @@ export class BrowserPhone {
 
   hangUp() {
     if (this.session) { this.session.bye().catch(() => {}); return true; }
-    if (this.invitation) { this.invitation.reject().catch(() => {}); return true; }
-    return false;
+    if (!this.invitation) return false;
+    if (this.invitation.state === SessionState.Establishing) {
+      this._hangUpOnceUp = true; // being answered: it ends as soon as it is up
+    } else {
+      this.invitation.reject().catch(() => {});
+    }
+    return true;
   }
 
   _incoming(invitation) {
-    if (this.invitation) { invitation.reject({ statusCode: 486 }); return; } // one call at a time
+    if (this.invitation) { // one call at a time
+      invitation.reject({ statusCode: 486 }).catch(() => {});
+      return;
+    }
+    this._hangUpOnceUp = false;
     invitation.stateChange.addListener((s) => {
       if (s === SessionState.Established) {
+        if (this._hangUpOnceUp) { invitation.bye().catch(() => {}); return; }
         this._attach(invitation);
         this._set({ session: invitation });
       } else if (s === SessionState.Terminated) {
