@@ -69,6 +69,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def session_of(token: str) -> str:
+    """What names a session in storage: its token's SHA-256 (never the token itself)."""
+    return _token_hash(token)
+
+
 class AuthService:
     """Logs users in and resolves bearer tokens; teams come from the agent configuration."""
 
@@ -151,15 +156,10 @@ class AuthService:
             if user.job_number == job_number:
                 del self._cache[key]
 
-    async def logout(self, token: str) -> bool:
-        """End this token; True if it was its user's last open session."""
-        key = _token_hash(token)
-        self._cache.pop(key, None)
-        row = await self._store.token(key)
-        await self._store.drop_token(key)
-        if row is None:
-            return False
-        return await self._store.live_tokens(row.job_number, self._clock()) == 0
+    async def logout(self, token: str) -> None:
+        # Gone from the database first: a request meanwhile cannot cache it again.
+        await self._store.drop_token(_token_hash(token))
+        self._cache.pop(_token_hash(token), None)
 
     def _user(self, job_number: str, name: str, role: str) -> User:
         return User(job_number, name, UserRole(role), self._team_of(job_number))

@@ -71,9 +71,13 @@ async def _first_run(settings: Settings, admin: str, demo: bool) -> list[tuple[s
         existing = {u.job_number: u.role for u in await users.all()}
         wanted: list[tuple[str, str, str]] = []
         if "admin" not in existing.values():
-            if admin in existing:  # never turn someone's account into the admin's
+            configured = {a.job_number for a in settings.agents}
+            if admin in existing or admin in configured:  # never someone else's account
+                whose = "an agent's in [[agents]]"
+                if admin in existing:
+                    whose = f"a {existing[admin]}'s"
                 raise FirstRunRefused(
-                    f"there is no admin, and job number {admin} is a {existing[admin]}'s: "
+                    f"there is no admin, and job number {admin} is {whose}: "
                     "choose the admin's job number with --admin"
                 )
             wanted.append((admin, "Administrator", "admin"))
@@ -123,6 +127,7 @@ async def _set_user(
         if role == "admin":
             await phones.remove(job_number)
             return None
+        await phones.end_web_phones(job_number)  # a new password: the pages' phones end too
         if not phones.keeps_phone_of(job_number) or await phones.has_phone(job_number):
             return None  # acd keeps no phones here, or this one has its secret already
         return await phones.issue_secret(job_number)

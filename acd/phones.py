@@ -111,9 +111,11 @@ class PhoneBook:
         log.info("phone_secret_issued", agent=job_number)  # never the secret itself
         return secret
 
-    async def issue_web_secret(self, job_number: str, page: str = "desktop") -> str:
+    async def issue_web_secret(
+        self, job_number: str, page: str = "desktop", *, session: str | None = None
+    ) -> str:
         """A new secret for the user's phone in ``page`` (web<job>, webc<job>), for the
-        page that asked.
+        page that asked, belonging to its ``session`` (the token's hash).
 
         Each time the page opens it gets its own: that page's phone opened
         earlier stops at its next registration. The desk phone and the other
@@ -123,37 +125,32 @@ class PhoneBook:
             raise PhoneNotKept(
                 "acd keeps no phones: set [phones] directory to the file Asterisk reads"
             )
-        secret = await self._issue(web_phone_name(job_number, page), job_number)
+        name = web_phone_name(job_number, page)
+        secret = await self._issue(name, job_number, issued_to=session)
         log.info("web_phone_secret_issued", user=job_number, page=page)
         return secret
 
-    async def revoke_web_secrets(self, job_number: str) -> bool:
-        """The user logged out everywhere: their browser phones register nothing any more.
-
-        All or nothing: if Asterisk's directory cannot be written they stay stored
-        (and PhoneDirectoryUnavailable says so).
-        """
+    async def end_session_phones(self, session: str) -> list[str]:
+        """A session logged out: the browser phones it opened register nothing any more."""
         if self._directory is None:
-            return False
-        old = [
-            row
-            for page in WEB_PAGES
-            if (row := await self._store.get(web_phone_name(job_number, page))) is not None
-        ]
-        if not old:
-            return False
-        for row in old:
-            await self._store.delete(row.name)
-        try:
-            await self.publish()
-        except PhoneDirectoryUnavailable:
-            for row in old:
-                await self._store.put(_copy(row))
-            raise
-        log.info("web_phone_secrets_revoked", user=job_number)
-        return True
+            return []
+        return await self._revoked(await self._store.delete_issued_to(session))
 
-    async def _issue(self, name: str, job_number: str) -> str:
+    async def end_web_phones(self, job_number: str) -> list[str]:
+        """The user's sessions all ended (a new password): so do their browser phones."""
+        if self._directory is None:
+            return []
+        return await self._revoked(await self._store.delete_web_of(job_number, WEB_PREFIX))
+
+    async def _revoked(self, names: list[str]) -> list[str]:
+        """Asterisk is told of phones deleted from storage. The database is what counts:
+        if the directory cannot be written now, its next write leaves them out."""
+        if names:
+            await self.publish()
+            log.info("web_phone_secrets_revoked", phones=names)
+        return names
+
+    async def _issue(self, name: str, job_number: str, issued_to: str | None = None) -> str:
         """All or nothing: stored and written to the directory, or the old one stays."""
         secret = secrets.token_urlsafe(SECRET_BYTES)
         row = PhoneRow(
@@ -162,6 +159,7 @@ class PhoneBook:
             realm=self.realm,
             digest=sip_digest(name, self.realm, secret),
             changed_at=self._clock(),
+            issued_to=issued_to,
         )
         old = await self._store.get(name)
         await self._store.put(row)
@@ -251,4 +249,5 @@ def _copy(row: PhoneRow) -> PhoneRow:
         realm=row.realm,
         digest=row.digest,
         changed_at=row.changed_at,
+        issued_to=row.issued_to,
     )

@@ -34,6 +34,7 @@ class AgentView:
     reason: str | None
     since: float | None
     call_id: str | None
+    endpoint: str  # the phone they work at now (their own, their browser's, a hot desk)
 
 
 class CallCentre:
@@ -253,4 +254,5 @@ def _view(status: AgentStatus) -> AgentView:
         reason=status.reason.value if status.reason else None,
         since=status.since,
         call_id=status.call_id,
+        endpoint=status.agent.endpoint,
     )

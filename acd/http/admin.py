@@ -21,7 +21,16 @@ class UserBody(Body):
 
     name: str = Field(default="", max_length=100)
     role: Literal["agent", "supervisor", "admin"]
-    password: str = Field(min_length=8, max_length=200)
+    password: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=200,
+        description="required for a new user; a new password ends the user's sessions "
+        "and their browser phones (a user only renamed or given another role keeps them)",
+    )
+
+
+WEB_PHONE = re.compile(r"PJSIP/web.*")  # a user's browser phone: never another's hot desk
 
 
 class HotDesksBody(Body):
@@ -38,6 +47,9 @@ class HotDesksBody(Body):
         bad = [p for p in phones if not ENDPOINT.fullmatch(p)]
         if bad:
             raise ValueError(f"not a PJSIP endpoint (PJSIP/<name>): {', '.join(bad)}")
+        pages = [p for p in phones if WEB_PHONE.fullmatch(p)]
+        if pages:
+            raise ValueError(f"a browser phone is its user's own: {', '.join(pages)}")
         return phones
 
 
@@ -82,9 +94,19 @@ async def put_user(request: web.Request) -> web.Response:
         raise NotFound(f"a job number is digits only, not {job_number!r}")
     body = UserBody.model_validate(await json_body(request))
     ctx = request.app[API]
-    hashed = await ctx.auth.hash(body.password)
-    await ctx.users.put(job_number, body.name, body.role, hashed)
+    existing = await ctx.users.get(job_number)
+    if body.password is not None:
+        hashed = await ctx.auth.hash(body.password)
+    elif existing is not None:
+        hashed = existing.password_hash
+    else:
+        raise BadRequest(f"user {job_number} is new: give them a password", field="password")
+    await ctx.users.put(
+        job_number, body.name, body.role, hashed, end_sessions=body.password is not None
+    )
     ctx.auth.forget_user(job_number)
+    if body.password is not None:  # their sessions ended: so do the pages' phones
+        await ctx.phones.end_web_phones(job_number)
     await ctx.users.audit(ctx.clock(), actor, "user_saved", job_number, role=body.role)
     answer: dict[str, str] = {"job_number": job_number, "name": body.name, "role": body.role}
     if body.role == "admin":

@@ -67,8 +67,10 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
             op["security"] = [{"bearer": []}]
         if route.body is not None:
             schemas[route.body.__name__] = _schema(route.body)
+            fields = route.body.model_fields.values()
             op["requestBody"] = {
-                "required": True,
+                # A body whose every field has a default may be left out.
+                "required": any(f.is_required() for f in fields),
                 "content": {
                     "application/json": {
                         "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}

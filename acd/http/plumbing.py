@@ -74,16 +74,14 @@ class Route:
 
 
 def bearer(request: web.Request) -> str:
-    """The bearer token of the request (header, or ``?token=`` for a browser's WebSocket).
+    """The bearer token of the request's ``Authorization`` header.
 
-    Browsers cannot set headers on a WebSocket, so the event stream's upgrade may
-    carry it in the URL; nothing else may (URLs end up in histories and logs).
+    Never one in the URL (URLs end up in histories and logs), except on the event
+    stream's WebSocket, where browsers can set no header (``acd.http.stream``).
     """
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header[7:].strip()
-    if request.headers.get("Upgrade", "").lower() == "websocket":
-        return request.query.get("token", "")
     return ""
 
 
@@ -92,9 +90,10 @@ def parse_query(request: web.Request, model: type[Q]) -> Q:
     return model.model_validate({k: v for k, v in request.query.items() if k != "token"})
 
 
-async def authenticate(request: web.Request) -> User:
-    """The user the request's token belongs to (401 otherwise); kept on the request."""
-    token = bearer(request)
+async def authenticate(request: web.Request, token: str | None = None) -> User:
+    """The user the request's token (or ``token``) belongs to (401 otherwise); kept on
+    the request."""
+    token = bearer(request) if token is None else token
     if not token:
         raise Unauthorized("log in first: no bearer token")
     try:
@@ -137,6 +136,7 @@ def agent_json(request: web.Request, job_number: str) -> dict[str, Any]:
         "reason": view.reason,
         "since": view.since,
         "call_id": view.call_id,
+        "endpoint": view.endpoint,
     }
 
 

@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 from pydantic import Field
 
-from acd.auth import AuthError, TooManyAttempts
+from acd.auth import AuthError, TooManyAttempts, session_of
 from acd.core.access import User, UserRole
 from acd.http.errors import Forbidden, TooManyRequests, Unauthorized, json_body
 from acd.http.plumbing import API, TOKEN, USER, Body, Route
@@ -41,19 +41,13 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """End this token; with the user's last session, their browser phones' secrets too.
-
-    A page closed elsewhere (the console an agent opened by mistake, a second
-    tab) leaves the desktop's phone working.
-    """
+    """End this token, and the browser phones its pages opened (no other session's)."""
     ctx = request.app[API]
-    last = await ctx.auth.logout(request[TOKEN])
-    user = request[USER]
-    if last and user.role is not UserRole.ADMIN:
-        try:
-            await ctx.phones.revoke_web_secrets(user.job_number)
-        except PhoneDirectoryUnavailable as exc:  # logged out all the same; ops are told
-            log.warning("web_phone_not_revoked", user=user.job_number, error=str(exc))
+    await ctx.auth.logout(request[TOKEN])
+    try:
+        await ctx.phones.end_session_phones(session_of(request[TOKEN]))
+    except PhoneDirectoryUnavailable as exc:  # logged out all the same; ops are told
+        log.warning("web_phone_not_revoked", user=request[USER].job_number, error=str(exc))
     return web.json_response({"logged_out": True})
 
 
@@ -78,7 +72,9 @@ async def web_phone(request: web.Request) -> web.Response:
         raise Forbidden("the console's phone is a supervisor's")
     if ctx.websocket is None:
         raise PhoneNotKept("no browser phones: set [phones] websocket (Asterisk's ws:// address)")
-    secret = await ctx.phones.issue_web_secret(user.job_number, page)
+    secret = await ctx.phones.issue_web_secret(
+        user.job_number, page, session=session_of(request[TOKEN])
+    )
     name = web_phone_name(user.job_number, page)
     host = urlsplit(ctx.websocket).hostname or "localhost"
     body = {

@@ -19,7 +19,7 @@ from acd.centre.tasks import is_transient
 from acd.core.access import User, UserRole, may_supervise
 from acd.eventbus import LiveEvent
 from acd.http.errors import BadRequest, Unauthorized
-from acd.http.plumbing import API, TOKEN, authenticate
+from acd.http.plumbing import API, TOKEN, authenticate, bearer
 
 # How often an open stream checks that its token is still valid.
 TOKEN_RECHECK_SECONDS = 15.0
@@ -70,8 +70,10 @@ async def _refused(request: web.Request, exc: Unauthorized) -> web.WebSocketResp
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
+    # Browsers set no header on a WebSocket: here only, the token may come in the URL.
+    token = bearer(request) or request.query.get("token", "")
     try:
-        user = await authenticate(request)
+        user = await authenticate(request, token)
     except Unauthorized as exc:
         return await _refused(request, exc)
     since_raw = request.query.get("since")

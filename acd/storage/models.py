@@ -186,6 +186,9 @@ class PhoneRow(Base):
     realm: Mapped[str] = mapped_column(String(40), nullable=False)
     digest: Mapped[str] = mapped_column(String(64), nullable=False)
     changed_at: Mapped[float] = mapped_column(Float, nullable=False)
+    # A browser phone's secret belongs to the session that opened the page (the SHA-256
+    # of its token, as api_tokens keeps it): logging out ends it.
+    issued_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class HotDeskRow(Base):

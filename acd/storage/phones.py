@@ -32,6 +32,30 @@ class PhoneStore:
         async with self._sessions.begin() as session:
             await session.execute(delete(PhoneRow).where(PhoneRow.name == name))
 
+    async def delete_issued_to(self, token_hash: str) -> list[str]:
+        """The browser phones a session opened go; their names."""
+        async with self._sessions.begin() as session:
+            names = list(
+                await session.scalars(
+                    delete(PhoneRow)
+                    .where(PhoneRow.issued_to == token_hash)
+                    .returning(PhoneRow.name)
+                )
+            )
+        return names
+
+    async def delete_web_of(self, job_number: str, prefix: str) -> list[str]:
+        """A user's browser phones (names starting with ``prefix``) go; their names."""
+        async with self._sessions.begin() as session:
+            names = list(
+                await session.scalars(
+                    delete(PhoneRow)
+                    .where(PhoneRow.job_number == job_number, PhoneRow.name.startswith(prefix))
+                    .returning(PhoneRow.name)
+                )
+            )
+        return names
+
     async def delete_of(self, job_number: str) -> None:
         """A user is gone: their phones and hot desks go too."""
         async with self._sessions.begin() as session:

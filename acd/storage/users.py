@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.storage.models import AgentSkillsRow, AuditRow, TokenRow, UserRow
@@ -20,13 +20,23 @@ class UserStore:
         async with self._sessions() as session:
             return await session.get(UserRow, job_number)
 
-    async def put(self, job_number: str, name: str, role: str, password_hash: str) -> None:
-        """Create or change a user; their tokens end (a new password must be used at once)."""
+    async def put(
+        self,
+        job_number: str,
+        name: str,
+        role: str,
+        password_hash: str,
+        *,
+        end_sessions: bool = True,
+    ) -> None:
+        """Create or change a user; their tokens end (a new password must be used at once)
+        unless ``end_sessions`` is false (the same password)."""
         async with self._sessions.begin() as session:
             await session.merge(
                 UserRow(job_number=job_number, name=name, role=role, password_hash=password_hash)
             )
-            await session.execute(delete(TokenRow).where(TokenRow.job_number == job_number))
+            if end_sessions:
+                await session.execute(delete(TokenRow).where(TokenRow.job_number == job_number))
 
     async def all(self) -> list[UserRow]:
         async with self._sessions() as session:
@@ -57,16 +67,6 @@ class UserStore:
     async def token(self, token_hash: str) -> TokenRow | None:
         async with self._sessions() as session:
             return await session.get(TokenRow, token_hash)
-
-    async def live_tokens(self, job_number: str, now: float) -> int:
-        """How many of the user's tokens have not expired (their open sessions)."""
-        async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(TokenRow)
-                .where(TokenRow.job_number == job_number, TokenRow.expires_at >= now)
-            )
-            return int(count or 0)
 
     async def drop_token(self, token_hash: str) -> None:
         async with self._sessions.begin() as session:

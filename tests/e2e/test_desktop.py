@@ -8,6 +8,7 @@ hold the agent's tone, and the page must hear the caller's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -55,6 +56,12 @@ async def page_hears(browser: Browser, *frequencies: float) -> list[float]:
 STATE = """JSON.stringify({phone: acd.phone, agent: acd.agent, rang: Boolean(acd.invitation),
   answered: Boolean(acd.session), invitation: acd.invitation && acd.invitation.state,
   streams: Boolean(acd.remoteStream), message: document.getElementById('message').textContent})"""
+
+
+async def web_contacts(asterisk: Asterisk, job: str) -> set[str]:
+    """The contacts Asterisk holds for the user's desktop phone (web<job>)."""
+    lines = await asterisk.ami.command("pjsip show contacts")
+    return {line.split()[1] for line in lines if f"web{job}/" in line and "Contact:" in line}
 
 
 async def log_in(browser: Browser, base: str, job: str, page: str = "/") -> None:
@@ -217,6 +224,7 @@ async def test_the_desktop_comes_back_after_an_engine_restart_and_a_lost_session
             # page asks them to log in again, and the call goes on in the page's phone.
             token = await browser.evaluate("window.acd.token")
             ended = {"Authorization": f"Bearer {token}"}
+            registered = await web_contacts(asterisk, "1001")
             await lead.request("POST", "/auth/logout", headers=ended)
             await browser.click("#hold")
             await browser.until("!document.getElementById('login').hidden", 10, "asked to log in")
@@ -241,6 +249,14 @@ async def test_the_desktop_comes_back_after_an_engine_restart_and_a_lost_session
                 caller.call_id, await asterisk.agent_leg("1002"), timeout=15
             )
             await browser.until("window.acd.invitation === null", 10, "the page's leg ended")
+            # Its secret ended with the old session: the page's phone registers anew, with
+            # this session's (a registration that failed would leave no contact).
+            for _ in range(50):
+                now = await web_contacts(asterisk, "1001")
+                if now and now != registered:
+                    break
+                await asyncio.sleep(0.2)
+            assert now and now != registered, (registered, now)
             # Off the call (wrap-up is 2 s here): the page opens the registration form.
             await lead.wait_agent(lambda a: a["state"] in ("after_call", "ready"), "1001")
             await browser.until("!document.getElementById('registration').hidden", 10)

@@ -199,6 +199,10 @@ async def test_an_agent_logs_in_at_another_phone_only_where_an_admin_allowed_it(
         "/api/v1/admin/agents/1001/phones", headers=admin, json={"phones": ["SIP/x;y"]}
     )
     assert bad.status == 400 and "SIP/x;y" in str(await bad.json())
+    # Another user's browser phone is theirs alone: never a hot desk.
+    theirs = {"phones": ["PJSIP/web1002"]}
+    bad = await api.put("/api/v1/admin/agents/1001/phones", headers=admin, json=theirs)
+    assert bad.status == 400 and "browser phone" in str(await bad.json())
     agent_tries = await api.put("/api/v1/admin/agents/1001/phones", headers=headers, json=allow)
     assert agent_tries.status == 403
 
@@ -233,6 +237,15 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
     }
     assert users["1001"]["skills"] == {"tour": 5} and users["1001"]["team"] == "east"
     assert users["9000"] == {"job_number": "9000", "name": "user 9000", "role": "admin"}
+    # Renamed without a new password: the user keeps it, and their sessions.
+    renamed = {"name": "Zhou Min (east)", "role": "agent"}
+    newcomer = await token(api, "1003", "long-enough-1")
+    resp = await api.put("/api/v1/admin/users/1003", json=renamed, headers=admin)
+    assert resp.status == 200, await resp.text()
+    assert (await api.get("/api/v1/me", headers=newcomer)).status == 200
+    # A new user needs one.
+    resp = await api.put("/api/v1/admin/users/1004", json=renamed, headers=admin)
+    assert resp.status == 400 and (await resp.json())["details"]["field"] == "password"
     assert all("password" not in str(u) and "digest" not in str(u) for u in users.values())
 
     resp = await api.put(
@@ -251,10 +264,11 @@ async def test_an_admin_manages_users_and_skills_others_may_not(api):
     assert (await api.get("/api/v1/me", headers=agent)).status == 401
     actions = [a.action for a in await api.users.audit_log()]
     # (no phone directory here: acd keeps no phones, so no phone secret was issued)
-    assert actions == ["user_saved", "skills_set", "user_deleted"]
+    assert actions == ["user_saved", "user_saved", "skills_set", "user_deleted"]
     # Admins read the audit log through the API; nobody else may.
     audit = await (await api.get("/api/v1/admin/audit", headers=admin)).json()
     assert [(a["actor"], a["action"], a["target"]) for a in audit] == [
+        ("9000", "user_saved", "1003"),
         ("9000", "user_saved", "1003"),
         ("9000", "skills_set", "1001"),
         ("9000", "user_deleted", "1001"),

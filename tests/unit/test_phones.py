@@ -285,8 +285,17 @@ async def test_the_desktop_gets_a_browser_phone_of_the_users_own_with_a_secret_p
             auths = {a[0] for a in directory_rows(phones_file)["auths"]}
             assert not auths & {"web1901", "webc1901"}
 
-            # Admins take no calls; without a token there is no phone.
+            # A new password (set by an admin) ends the user's sessions and their pages' phones.
+            agent = await login(api, "1001")
+            assert (await api.post("/api/v1/me/web-phone", headers=agent)).status == 200
             admin = await login(api, "9000")
+            reset = {"name": "Li Na", "role": "agent", "password": "a-brand-new-one"}
+            resp = await api.put("/api/v1/admin/users/1001", json=reset, headers=admin)
+            assert resp.status == 200, await resp.text()
+            assert "web1001" not in {a[0] for a in directory_rows(phones_file)["auths"]}
+            assert (await api.get("/api/v1/me", headers=agent)).status == 401
+
+            # Admins take no calls; without a token there is no phone.
             assert (await api.post("/api/v1/me/web-phone", headers=admin)).status == 403
             assert (await api.post("/api/v1/me/web-phone")).status == 401
 

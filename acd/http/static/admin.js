@@ -8,7 +8,11 @@ export function adminTab({ $, act, t, lineName }) {
   let editing = null; // the job number whose skills and hot desks are open
 
   async function load() {
-    const [found, known] = await Promise.all([act("GET", "/admin/users"), act("GET", "/admin/lines")]);
+    const quiet = { quiet: true }; // a "saved" message stays
+    const [found, known] = await Promise.all([
+      act("GET", "/admin/users", undefined, quiet),
+      act("GET", "/admin/lines", undefined, quiet),
+    ]);
     if (!found || !known) return;
     users = found;
     lines = known;
@@ -25,7 +29,9 @@ export function adminTab({ $, act, t, lineName }) {
   $("user-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const job = $("user-job").value.trim();
-    const body = { name: $("user-name").value.trim(), role: $("user-role").value, password: $("user-password").value };
+    const body = { name: $("user-name").value.trim(), role: $("user-role").value };
+    // Left empty, a user's password stays as it is (a new user needs one).
+    if ($("user-password").value) body.password = $("user-password").value;
     const answer = await act("PUT", `/admin/users/${encodeURIComponent(job)}`, body);
     if (!answer) return;
     $("user-form").reset();

@@ -52,7 +52,7 @@ const T = {
     urg_normal: "Normal", urg_urgent: "Urgent", urg_critical: "Critical",
     cat_consultation: "Consultation", cat_service_request: "Service request", cat_complaint: "Complaint", cat_suggestion: "Suggestion",
     role_agent: "Agent", role_supervisor: "Team lead", role_admin: "Admin",
-    ad_name: "Name", ad_role: "Role", ad_team: "Team", ad_skills: "Skills", ad_phone: "Phone", ad_password: "New password",
+    ad_name: "Name", ad_role: "Role", ad_team: "Team", ad_skills: "Skills", ad_phone: "Phone", ad_password: "New password (empty: unchanged)",
     ad_hot_desks: "Hot desks (other phones this agent may log in at)", ad_edit: "Edit", ad_new_secret: "New phone secret",
     ad_delete: "Delete", ad_delete_sure: "Delete: sure?", ad_no_secret: "no secret yet", ad_saved: "Saved: {job}",
     ad_secret_once: "Phone secret for {phone}, shown this once: {secret}",
@@ -91,7 +91,7 @@ const T = {
     urg_normal: "普通", urg_urgent: "紧急", urg_critical: "非常紧急",
     cat_consultation: "咨询", cat_service_request: "服务请求", cat_complaint: "投诉", cat_suggestion: "建议",
     role_agent: "坐席", role_supervisor: "班长", role_admin: "管理员",
-    ad_name: "姓名", ad_role: "角色", ad_team: "班组", ad_skills: "技能", ad_phone: "话机", ad_password: "新密码",
+    ad_name: "姓名", ad_role: "角色", ad_team: "班组", ad_skills: "技能", ad_phone: "话机", ad_password: "新密码（留空则不变）",
     ad_hot_desks: "可签入的其他话机（热座席）", ad_edit: "编辑", ad_new_secret: "重置话机密码",
     ad_delete: "删除", ad_delete_sure: "确认删除？", ad_no_secret: "尚无密码", ad_saved: "已保存：{job}",
     ad_secret_once: "{phone} 的话机密码（仅显示这一次）：{secret}",
@@ -151,10 +151,12 @@ async function api(method, path, body) {
   return resp;
 }
 
-async function act(method, path, body) {
+// What the supervisor asked for: a failure says why, a success clears the last one.
+// ``quiet``: the page's own fetching, which leaves the message as it is.
+async function act(method, path, body, { quiet = false } = {}) {
   try {
     const resp = await api(method, path, body);
-    $("message").textContent = "";
+    if (!quiet) $("message").textContent = "";
     return await resp.json();
   } catch (err) {
     $("message").textContent = `${t("failed")}: ${err.message}`;
@@ -174,6 +176,7 @@ $("login").addEventListener("submit", async (ev) => {
   if (!resp.ok) { $("login-error").textContent = resp.status === 401 ? t("bad_login") : (data.message || resp.status); return; }
   $("password").value = "";
   S.token = data.token;
+  S.ownLogin = true; // this page's own session (not the desktop's, in the same tab)
   sessionStorage.setItem("acd-token", S.token);
   await start();
 });
@@ -186,11 +189,18 @@ $("logout").addEventListener("click", async () => {
 
 function loggedOut() {
   sessionStorage.removeItem("acd-token");
-  Object.assign(S, { token: null, me: null, snap: null, monitor: null, epoch: null, seq: null, link: "down", report: null });
+  Object.assign(S, { token: null, me: null, snap: null, monitor: null, epoch: null, seq: null, link: "down", report: null, ownLogin: false });
   if (stream) { stream.onclose = null; stream.close(); stream = null; }
-  clearTimeout(streamTimer);
+  for (const timer of [streamTimer, refreshing, ticketsDue]) clearTimeout(timer);
+  refreshing = ticketsDue = null;
   phone.stop();
+  // Nothing of this user's is left for the next one on this browser.
   admin.forget(); // a phone secret shown once is not left on the screen
+  for (const id of ["ticket-rows", "user-rows", "rec-rows", "alarms", "lines", "agents"]) $(id).replaceChildren();
+  const player = $("player");
+  player.pause();
+  player.removeAttribute("src");
+  player.hidden = true;
   for (const id of ["tabs", "logout", "link", "phone", ...TABS]) $(id).hidden = true;
   $("login").hidden = false;
   $("who").textContent = "";
@@ -200,9 +210,13 @@ async function start() {
   S.me = await (await api("GET", "/me")).json();
   if (S.me.role === "agent") {
     $("login-error").textContent = t("not_supervisor");
-    await act("POST", "/auth/logout");
-    sessionStorage.removeItem("acd-token");
-    S.token = null; S.me = null;
+    // A session of its own ends here; the desktop's (the same tab's) goes on.
+    if (S.ownLogin) {
+      await act("POST", "/auth/logout");
+      sessionStorage.removeItem("acd-token");
+    }
+    S.token = null; S.me = null; S.ownLogin = false;
+    $("login").hidden = false;
     return;
   }
   $("who").textContent = S.me.name ? `${S.me.name} (${S.me.job_number})` : S.me.job_number;
@@ -546,7 +560,10 @@ async function searchRecordings() {
 }
 
 const when = (epoch) => new Date(epoch * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB");
-const tickets = ticketsTab({ $, act, t: (k, v) => t(k, v), lineName: (l) => lineName(l), time: when, play: (r) => { show("recordings"); play(r); } });
+const tickets = ticketsTab({
+  $, act, t: (k, v) => t(k, v), lineName: (l) => lineName(l), time: when,
+  play: (r) => { show("recordings"); play(r); }, me: () => S.me && S.me.job_number,
+});
 const admin = adminTab({ $, act, t: (k, v) => t(k, v), lineName: (l) => lineName(l) });
 
 async function play(r) {

@@ -137,10 +137,12 @@ async function api(method, path, body) {
   return data;
 }
 
-async function act(method, path, body) {
+// What the agent asked for: a failure says why, a success clears the last failure.
+// ``quiet``: the page's own fetching, which leaves the message (e.g. the engine's) as it is.
+async function act(method, path, body, { quiet = false } = {}) {
   try {
     const result = await api(method, path, body);
-    $("message").textContent = "";
+    if (!quiet) $("message").textContent = "";
     return result;
   } catch (err) {
     $("message").textContent = `${t("failed")}: ${err.message}`;
@@ -177,10 +179,10 @@ $("logout").addEventListener("click", async () => {
   loggedOut();
 });
 
-// The token expired or was revoked: log in again. A call in progress goes on in the
-// page's phone meanwhile (it has its own secret); nothing else is done.
+// The token expired or was revoked: log in again. A call in progress (answered) goes
+// on in the page's phone meanwhile; when it ends the phone stops (see onChange).
 function sessionEnded() {
-  const onCall = Boolean(phone.invitation);
+  const onCall = Boolean(phone.session);
   loggedOut({ keepPhone: onCall });
   if (onCall) $("login-error").textContent = t("session_ended");
 }
@@ -208,13 +210,16 @@ async function start() {
   connectStream();
   if (S.me.role === "admin") { render(); return; } // admins take no calls
   let endpoint;
-  // A phone kept through a new login (a call went on) is this agent's, or it stops.
-  if (phone.endpoint && phone.endpoint !== `PJSIP/web${S.me.job_number}`) await stopPhone();
-  if ($("use-desk").checked) {
-    await stopPhone(); // the desk phone rings: no phone in the page
-  } else {
+  const mine = `PJSIP/web${S.me.job_number}`;
+  // A phone kept through a new login goes on only with the call it kept, and only
+  // for its own agent; any other starts again with a secret of this session's.
+  const keep = phone.session && phone.endpoint === mine;
+  phoneStale = Boolean(keep); // its secret was the ended session's: renewed after the call
+  const desk = $("use-desk").checked;
+  if (!keep && (desk || phone.state !== "down")) await stopPhone(); // desk: none in the page
+  if (!desk) {
     try {
-      if (phone.state === "down") await startPhone();
+      if (!keep) await startPhone();
       endpoint = phone.endpoint;
     } catch (err) {
       // No phone in the page (none configured, or Asterisk unreachable): the desk phone rings.
@@ -222,9 +227,14 @@ async function start() {
       $("message").textContent = `${t("phone_down")}: ${err.message}`;
     }
   }
-  // Work at the browser phone today (the desk phone stays the agent's own).
-  const agent = await act("GET", `/agents/${S.me.job_number}`);
-  if (agent && agent.state === "logged_out") {
+  // Work at the browser phone today (the desk phone stays the agent's own). Logged in
+  // at the other one (a reload, the choice changed): moved here, unless on a call.
+  const agent = await act("GET", `/agents/${S.me.job_number}`, undefined, { quiet: true });
+  const atBrowser = agent && agent.endpoint === mine;
+  const elsewhere = agent && agent.state !== "logged_out" && atBrowser !== Boolean(endpoint);
+  const free = agent && ["ready", "not_ready", "after_call"].includes(agent.state);
+  if (elsewhere && free) await act("POST", `/agents/${S.me.job_number}/logout`);
+  if (agent && (agent.state === "logged_out" || (elsewhere && free))) {
     await act("POST", `/agents/${S.me.job_number}/login`, endpoint ? { endpoint } : undefined);
   }
   await refreshToday();
@@ -244,6 +254,13 @@ const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
     const rang = p.invitation && !S.invitation;
     Object.assign(S, { phone: p.state, invitation: p.invitation, session: p.session, remoteStream: p.remoteStream });
     if (!p.invitation) S.held = false;
+    // The call kept through a lost session ended: nobody is here to take the next one;
+    // or the agent logged in again meanwhile: the phone gets this session's secret.
+    if (!S.me && !p.invitation && p.state !== "down") { phone.stop(); return; }
+    if (S.me && phoneStale && !p.invitation) {
+      phoneStale = false;
+      phone.stop().then(startPhone).catch((err) => { $("message").textContent = `${t("phone_down")}: ${err.message}`; });
+    }
     // The call the agent just placed (its caller id is the number dialled): take it.
     if (rang && S.expectCall > Date.now() && p.remoteUser === S.expectNumber) {
       S.expectCall = 0;
@@ -260,34 +277,41 @@ const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
 });
 
 // A call ringing in the page rings out loud too (a tab in the background, no
-// notifications allowed): the usual 440 + 480 Hz tone, 2 s on and 4 s off.
-let ringer = null;
+// notifications allowed): the usual 440 + 480 Hz tone, 2 s on and 4 s off, scheduled
+// on the audio clock (timers in a background tab are slowed down). Browsers let a
+// page make sound once it was clicked: the one audio context is resumed then.
+let audio = null, ringer = null;
+function audioContext() {
+  if (!audio) { try { audio = new AudioContext(); } catch (err) { audio = null; } }
+  return audio;
+}
+document.addEventListener("click", () => { const ctx = audioContext(); if (ctx) ctx.resume().catch(() => {}); });
 function ring(on) {
-  if (on && !ringer) {
-    try {
-      const ctx = new AudioContext();
-      const gain = ctx.createGain();
-      gain.gain.value = 0;
-      gain.connect(ctx.destination);
-      for (const hz of [440, 480]) {
-        const tone = ctx.createOscillator();
-        tone.frequency.value = hz;
-        tone.connect(gain);
-        tone.start();
-      }
-      const burst = () => {
-        gain.gain.setValueAtTime(0.08, ctx.currentTime);
-        gain.gain.setValueAtTime(0, ctx.currentTime + 2);
-      };
-      burst();
-      ringer = { ctx, timer: setInterval(burst, 6000) };
-    } catch (err) { /* no audio output: the page and the notification still show it */ }
+  const ctx = audioContext();
+  if (on && !ringer && ctx) {
+    const gain = ctx.createGain();
+    gain.gain.value = 0;
+    gain.connect(ctx.destination);
+    const tones = [440, 480].map((hz) => {
+      const tone = ctx.createOscillator();
+      tone.frequency.value = hz;
+      tone.connect(gain);
+      tone.start();
+      return tone;
+    });
+    for (let i = 0; i < 20; i++) { // two minutes: longer than any ring
+      gain.gain.setValueAtTime(0.08, ctx.currentTime + 6 * i);
+      gain.gain.setValueAtTime(0, ctx.currentTime + 6 * i + 2);
+    }
+    ringer = { gain, tones };
   } else if (!on && ringer) {
-    clearInterval(ringer.timer);
-    ringer.ctx.close().catch(() => {});
+    for (const tone of ringer.tones) tone.stop();
+    ringer.gain.disconnect();
     ringer = null;
   }
 }
+
+let phoneStale = false; // kept through a lost session: its secret ended with it
 
 async function startPhone() {
   phone.rawAudio = $("raw-audio").checked;
@@ -316,7 +340,7 @@ $("unhold").addEventListener("click", async () => { if (await act("POST", `/agen
 // What the line allows (recorded always, never, or on demand) and where it is now.
 async function recording(action) {
   const done = await act("POST", `/agents/${S.me.job_number}/recording`, { action });
-  if (done && S.rec) { S.rec.state = done.state; render(); }
+  if (done && S.rec) { S.rec.state = done.recording; render(); }
 }
 $("rec-start").addEventListener("click", () => recording("start"));
 $("rec-pause").addEventListener("click", () => recording("pause"));
@@ -405,6 +429,8 @@ function onEvent(ev) {
       if (S.rec && d.call_id === S.lastCall) S.rec.state = d.state;
     } else if (ev.kind === "agent_message" && d.agent === S.me.job_number) {
       $("message").textContent = T.en[`msg_${d.code}`] ? t(`msg_${d.code}`) : d.message;
+    } else if (ev.kind === "call_connected" && d.agent === S.me.job_number) {
+      loadPop(); // put through: its recording has started (lines recorded always)
     } else if (ev.kind === "call_ringing" && d.agent === S.me.job_number) {
       S.pop = d;
     } else if (ev.kind === "survey" && d.agent === S.me.job_number) {
@@ -416,7 +442,7 @@ function onEvent(ev) {
 }
 
 async function loadPop() {
-  const agent = await act("GET", `/agents/${S.me.job_number}`);
+  const agent = await act("GET", `/agents/${S.me.job_number}`, undefined, { quiet: true });
   if (agent) {
     S.agent = { ...S.agent, ...agent }; S.pop = agent.call;
     S.rec = agent.call && agent.call.recording ? { ...agent.call.recording } : null;
@@ -441,7 +467,7 @@ $("registration").addEventListener("submit", async (ev) => {
 });
 
 async function refreshToday() {
-  const day = await act("GET", "/me/today");
+  const day = await act("GET", "/me/today", undefined, { quiet: true });
   if (day) { S.today = day; render(); }
 }
 

@@ -2,12 +2,12 @@
 // with what was done, hear the call. Redrawn when the event stream says a ticket changed.
 // Every value is set as text. The strings are the console's (console.js).
 
-export function ticketsTab({ $, act, t, lineName, time, play }) {
+export function ticketsTab({ $, act, t, lineName, time, play, me }) {
   let rows = [];
 
   async function load() {
     const status = $("ticket-status").value;
-    const found = await act("GET", `/follow-ups?status=${encodeURIComponent(status)}`);
+    const found = await act("GET", `/follow-ups?status=${encodeURIComponent(status)}`, undefined, { quiet: true });
     if (!found) return;
     rows = found;
     draw();
@@ -25,8 +25,11 @@ export function ticketsTab({ $, act, t, lineName, time, play }) {
     const body = $("ticket-rows");
     body.replaceChildren();
     if (!rows.length) body.insertRow().insertCell().textContent = t("tk_none");
-    // Overdue first, then the soonest due.
-    const sorted = [...rows].sort((a, b) => (b.overdue - a.overdue) || (a.due_at - b.due_at));
+    // Open ones first, the overdue on top, then the soonest due.
+    const closed = (x) => Boolean(x.closed_at);
+    const sorted = [...rows].sort(
+      (a, b) => (closed(a) - closed(b)) || (b.overdue - a.overdue) || (a.due_at - b.due_at),
+    );
     for (const ticket of sorted) {
       const row = body.insertRow();
       row.dataset.ticket = String(ticket.id);
@@ -48,7 +51,7 @@ export function ticketsTab({ $, act, t, lineName, time, play }) {
       if (!ticket.closed_at && !ticket.taken_by) {
         cell.append(button(t("tk_take"), async () => { if (await act("POST", `/follow-ups/${ticket.id}/take`)) load(); }, "take"));
       }
-      if (!ticket.closed_at) {
+      if (!ticket.closed_at && (!ticket.taken_by || ticket.taken_by === me())) {
         const outcome = document.createElement("input");
         outcome.className = "outcome";
         outcome.maxLength = 4000;
