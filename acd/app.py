@@ -139,6 +139,7 @@ class Daemon:
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
         self.services = services
+        self._stack.push_async_callback(services.transactions.close)  # after the last write
         self._stack.callback(services.api.auth.close)
         try:
             await services.load()

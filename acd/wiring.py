@@ -49,6 +49,7 @@ from acd.recordings import RecordingService
 from acd.reports import ReportService
 from acd.settings import AgentSettings, ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
+from acd.storage.db import BUSY_TIMEOUT
 from acd.storage.events import CallEventLog
 from acd.storage.facts import FactStore
 from acd.storage.followups import FollowUpStore
@@ -56,6 +57,7 @@ from acd.storage.phone_directory import PhoneDirectory, PhoneProfile
 from acd.storage.phones import PhoneStore
 from acd.storage.recordings import RecordingStore
 from acd.storage.reports import ReportSource
+from acd.storage.transactions import Transactions
 from acd.storage.users import UserStore
 from ivr.tree import IvrTree
 
@@ -129,6 +131,7 @@ class Services:
     phones: PhoneBook
     api: ApiContext
     metrics: Metrics
+    transactions: Transactions  # closed after the last write
 
     async def load(self) -> None:
         """What the centre remembers: admins' skills, agents' states, today's figures, disk.
@@ -162,10 +165,12 @@ def build(
     def local_time() -> datetime:
         return datetime.fromtimestamp(clock(), zone)
 
-    events = CallEventLog(db, stored_at)
+    # The hot writes and reads (facts, recordings, the screen pop) run whole off the loop.
+    transactions = Transactions(db, busy_timeout=BUSY_TIMEOUT)
+    events = CallEventLog(db, stored_at, transactions)
     users = UserStore(db)
     agent_log = AgentStateLog(db)
-    recording_store = RecordingStore(db)
+    recording_store = RecordingStore(db, transactions)
     core = CallDistributor(acd_rules(s), agents_from_settings(s.agents))
     book = CallBook()
     tasks = ShortTasks()
@@ -214,7 +219,7 @@ def build(
         book,
         executor,
         FactWriter(
-            FactStore(db),
+            FactStore(db, transactions),
             spill_file(s),
             live.bus,
             live.alarms,
@@ -279,6 +284,7 @@ def build(
         phones,
         api,
         metrics,
+        transactions,
     )
 
 

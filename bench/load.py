@@ -132,6 +132,12 @@ def parse_metrics(text: str) -> dict[str, float]:
     return out
 
 
+def grown(before: dict[str, float], after: dict[str, float], name: str) -> float:
+    """How much a counter (summed over its labels) grew between two scrapes."""
+    keys = [k for k in after if k == name or k.startswith(name + "{")]
+    return sum(after[k] - before.get(k, 0.0) for k in keys)
+
+
 def lag_p99_ms(before: dict[str, float], after: dict[str, float]) -> tuple[float, int]:
     """The upper edge (ms) of the lag bucket holding the 99th percentile between two scrapes."""
     prefix = "acd_event_loop_lag_seconds_bucket{le="
@@ -476,8 +482,10 @@ class Load:
         reaper = asyncio.create_task(self._hang_up_late())
         profiler = None
         if args.profile:  # py-spy samples acd (not the bench) while the calls come in
+            # py-spy on the PATH, or in the same virtual environment as this bench.
+            spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
             profiler = await asyncio.create_subprocess_exec(
-                "py-spy", "record", "--pid", str(acd_pid), "--format", "raw", "--rate", "50",
+                spy, "record", "--pid", str(acd_pid), "--format", "raw", "--rate", "50",
                 "--duration", str(int(args.minutes * 60)), "--output", args.profile,
                 "--nonblocking",
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -546,6 +554,11 @@ class Load:
             "lag_samples": lag_samples,
             "peer_lag_p99_ms": bucket_edge_ms(float(peer_out.decode().strip() or "nan")),
             "gc": gc_pauses(warm["metrics"], metrics_end),
+            # What acd asked of the database and of Asterisk per call (counts, not times:
+            # the same in any run on any machine, so changes to them compare exactly).
+            "fact_batches": grown(warm["metrics"], metrics_end, "acd_db_write_seconds_count"),
+            "ami_actions": grown(warm["metrics"], metrics_end, "acd_ami_action_seconds_count"),
+            "calls_in_window": grown(warm["metrics"], metrics_end, "acd_calls_offered_total"),
             "leftover": [line.split("!")[0] for line in leftover if "!" in line],
         }
 
@@ -565,6 +578,11 @@ class Load:
         files = [f for f in folder.rglob("*") if f.is_file()] if folder.exists() else []
         ours = [f for f in files if f.stem in self.calls]
         return sum(1 for f in ours if wav_complete(f)), len(ours)
+
+
+def per_call(result: dict[str, Any], key: str) -> float:
+    calls = result["calls_in_window"]
+    return result[key] / calls if calls else float("nan")
 
 
 @dataclass
@@ -628,6 +646,9 @@ class Verdict:
             f"gc_collections={result['gc']['collections']:.0f} gc_full={result['gc']['full']:.0f} "
             f"gc_longest_ms={result['gc']['longest_ms']:g} "
             f"acd_cpu_s={cpu[0]:.1f} asterisk_cpu_s={cpu[1]:.1f}",
+            f"per_call fact_batches={per_call(result, 'fact_batches'):.2f} "
+            f"ami_actions={per_call(result, 'ami_actions'):.2f} "
+            f"(over {result['calls_in_window']:.0f} calls queued after the warm-up)",
             f"growth rss_mb={warm.rss_mb:.1f}->{last.rss_mb:.1f}->{drained.rss_mb:.1f} "
             f"fds={warm.fds}->{last.fds}->{drained.fds} "
             f"tasks={warm.tasks:g}->{last.tasks:g}->{drained.tasks:g} "

@@ -87,4 +87,5 @@ async def api_app(
     try:
         yield app, services, users
     finally:
+        await services.transactions.close()
         await db.dispose()

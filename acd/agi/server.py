@@ -80,8 +80,11 @@ class AgiRequest(fast_agi.Request):  # type: ignore[misc]
         self.writer.write((command + "\n").encode(self.encoding))
         limit = self.command_timeout if timeout is None else timeout
         try:
-            await asyncio.wait_for(self.writer.drain(), limit)
-            return await asyncio.wait_for(self._read_answer(command), limit)
+            # asyncio.timeout, not wait_for: no task made per command (15 or so a call).
+            async with asyncio.timeout(limit):
+                await self.writer.drain()
+            async with asyncio.timeout(limit):
+                return await self._read_answer(command)
         except TimeoutError:
             raise AgiTimeout(f"no answer to '{command}' within {limit:g} s") from None
         except ConnectionError as exc:

@@ -41,6 +41,7 @@ class RecordingLifecycle:
         self._tasks = tasks
         self._clock = clock
         self._saved: dict[str, asyncio.Event] = {}  # rows being stored, by call
+        self._paths: dict[str, str] = {}  # where each call being recorded is recorded
 
     def started(self, info: CallInfo) -> None:
         """The executor started MixMonitor on this call: store the recording's row."""
@@ -58,6 +59,7 @@ class RecordingLifecycle:
         )
         store = self._store
         saved = self._saved[info.call_id] = asyncio.Event()
+        self._paths[info.call_id] = row.path
 
         async def save() -> None:
             await store.started(row)
@@ -94,7 +96,8 @@ class RecordingLifecycle:
         Complete means the WAV is whole: Asterisk finished its header when the
         recording stopped. A file cut off by Asterisk dying is incomplete.
         """
-        path = await self._store.path_of(call_id)
+        # Known since it started (no database read), or from its row (a restart).
+        path = self._paths.pop(call_id, None) or await self._store.path_of(call_id)
         if path is None:
             return
         facts = await asyncio.to_thread(inspect_file, Path(path))

@@ -18,7 +18,19 @@ from sqlalchemy.pool import ConnectionPoolEntry
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def create_engine(url: str, *, busy_timeout: float = 15.0) -> AsyncEngine:
+def sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    """Every SQLite connection: write-ahead log, synced at checkpoints, foreign keys."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+BUSY_TIMEOUT = 15.0  # seconds a locked SQLite file is waited for before an error
+
+
+def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout, its folder is created."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -28,15 +40,7 @@ def create_engine(url: str, *, busy_timeout: float = 15.0) -> AsyncEngine:
         engine = create_async_engine(
             url, connect_args={"timeout": busy_timeout}, hide_parameters=True
         )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
@@ -52,8 +56,8 @@ def _alembic_config(connection: Connection) -> Config:
 MIGRATION_LOCK_KEY = 0x616364
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent).
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to the newest revision (or ``revision``; idempotent).
 
     Two instances starting at once both come up: migrations run under a lock
     (a file lock beside a SQLite database, an advisory lock on PostgreSQL),
@@ -64,11 +68,11 @@ async def migrate(engine: AsyncEngine) -> None:
         fd = await asyncio.to_thread(_open_lock, url.database)
         try:
             await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)  # waits for the other one
-            await _upgrade(engine)
+            await _upgrade(engine, revision)
         finally:
             os.close(fd)  # closing releases the lock
         return
-    await _upgrade(engine)
+    await _upgrade(engine, revision)
 
 
 def _open_lock(database: str) -> int:
@@ -77,10 +81,10 @@ def _open_lock(database: str) -> int:
     return os.open(path.with_name(path.name + ".migrating"), os.O_RDWR | os.O_CREAT, 0o600)
 
 
-async def _upgrade(engine: AsyncEngine) -> None:
+async def _upgrade(engine: AsyncEngine, revision: str) -> None:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # held until this transaction ends
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
-        await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+        await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.core.figures import CALL_KINDS, CallFact
-from acd.storage.models import CallEventRow
+from acd.storage.models import FIRST_EVENT, CallEventRow, caller_column, fit_caller
+from acd.storage.transactions import Transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +29,25 @@ class CallEvent:
 class CallEventLog:
     """Append-only store of call events."""
 
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Callable[[], datetime],
+        transactions: Transactions | None = None,
+    ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
+        self._run = (transactions or Transactions(engine)).run
 
     async def append(self, call_id: str, kind: str, **data: Any) -> CallEvent:
         """Store one event now and return it."""
-        row = CallEventRow(call_id=call_id, at=self._clock(), kind=kind, data=data)
+        row = CallEventRow(
+            call_id=call_id,
+            at=self._clock(),
+            kind=kind,
+            data=data,
+            caller=caller_column(kind, data),
+        )
         async with self._sessions.begin() as session:
             session.add(row)
         return CallEvent(call_id, row.at, kind, data)
@@ -67,29 +81,36 @@ class CallEventLog:
     async def history(
         self, caller: str, *, exclude: str = "", limit: int = 10
     ) -> list[dict[str, Any]]:
-        """A caller's earlier calls, newest first, each with its outcome (for the screen pop)."""
-        async with self._sessions() as session:
-            started = await session.execute(
+        """A caller's earlier calls, newest first, each with its outcome (for the screen pop).
+
+        Found by the caller's number on each call's first event (an index), then
+        those calls' events (another): a few rows read, however long the log.
+        """
+        number = fit_caller(caller)
+
+        def read(conn: Connection) -> list[dict[str, Any]]:
+            calls = conn.execute(
                 select(CallEventRow.call_id, CallEventRow.at)
-                .where(CallEventRow.kind == "ivr_entered")
-                .where(CallEventRow.data["caller"].as_string() == caller)
+                .where(CallEventRow.caller == number)
+                .where(CallEventRow.kind == FIRST_EVENT)
                 .where(CallEventRow.call_id != exclude)
                 .order_by(CallEventRow.at.desc(), CallEventRow.id.desc())
                 .limit(limit)
-            )
-            calls = list(started)
+            ).all()
             if not calls:
                 return []
             ids = [c.call_id for c in calls] + [f"cb-{c.call_id}" for c in calls]
-            rows = await session.scalars(
-                select(CallEventRow)
+            rows = conn.execute(
+                select(CallEventRow.call_id, CallEventRow.kind, CallEventRow.data)
                 .where(CallEventRow.call_id.in_(ids))
                 .order_by(CallEventRow.at, CallEventRow.id)
-            )
-            by_call: dict[str, list[CallEventRow]] = {}
+            ).all()
+            by_call: dict[str, list[Any]] = {}
             for row in rows:
                 by_call.setdefault(row.call_id.removeprefix("cb-"), []).append(row)
-        return [_summary(c.call_id, c.at, by_call.get(c.call_id, [])) for c in calls]
+            return [_summary(c.call_id, c.at, by_call.get(c.call_id, [])) for c in calls]
+
+        return await self._run(read)
 
     async def call_facts(
         self, since_epoch: float, kinds: Iterable[str] = CALL_KINDS
@@ -119,7 +140,7 @@ class CallEventLog:
             return [CallEvent(r.call_id, r.at, r.kind, r.data) for r in rows]
 
 
-def _summary(call_id: str, at: datetime, rows: list[CallEventRow]) -> dict[str, Any]:
+def _summary(call_id: str, at: datetime, rows: list[Any]) -> dict[str, Any]:
     """One earlier call in a word: answered (by whom), abandoned, callback, or IVR only."""
     kinds = {r.kind: r for r in rows}
     entry: dict[str, Any] = {"call_id": call_id, "at": at.isoformat(), "line": None, "agent": None}

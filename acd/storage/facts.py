@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.core.agents import AgentStateChanged
 from acd.core.commands import CallAbandoned, CallAnswered, CallNote, Fact
 from acd.core.peak import PeakLevelChanged
-from acd.storage.models import AgentStateRow, CallEventRow
+from acd.storage.models import AgentStateRow, CallEventRow, caller_column
+from acd.storage.transactions import Transactions
 
 Row = dict[str, Any]  # {"table": "call_events" | "agent_state_changes", ...its columns}
 
@@ -71,11 +73,12 @@ class FactStore:
     """Writes rows of facts, a batch per transaction.
 
     Plain multi-row inserts (one statement per table and batch), not ORM
-    objects: under load the unit of work cost more than the writes themselves.
+    objects: under load the unit of work cost more than the writes themselves;
+    the batch is one transaction run whole off the loop (``Transactions``).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, engine: AsyncEngine, transactions: Transactions | None = None) -> None:
+        self._run = (transactions or Transactions(engine)).run
 
     async def write(self, rows: Iterable[Row]) -> None:
         """Every row, in order, in one transaction: all of them are stored or none."""
@@ -101,13 +104,17 @@ class FactStore:
                         "at": datetime.fromisoformat(row["at"]),
                         "kind": row["kind"],
                         "data": row["data"],
+                        "caller": caller_column(row["kind"], row["data"]),
                     }
                 )
         if not states and not events:
             return
-        async with self._engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             # Each table's ids follow the order things happened (rows go in in order).
             if states:
-                await conn.execute(insert(AgentStateRow), states)
+                conn.execute(insert(AgentStateRow), states)
             if events:
-                await conn.execute(insert(CallEventRow), events)
+                conn.execute(insert(CallEventRow), events)
+
+        await self._run(write)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ class CallEventRow(Base):
     __table_args__ = (
         Index("ix_call_events_call_id_at", "call_id", "at"),
         Index("ix_call_events_at", "at"),
+        Index("ix_call_events_caller_at", "caller", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -34,6 +36,18 @@ class CallEventRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # The caller's number on a call's first event: their earlier calls (the screen
+    # pop) are found through this index, not by reading every event's JSON.
+    caller: Mapped[str | None] = mapped_column(String(CALLER_LENGTH), nullable=True)
+
+
+FIRST_EVENT = "ivr_entered"  # a call's first event, which names the caller
+
+
+def caller_column(kind: str, data: Mapping[str, Any]) -> str | None:
+    """What ``call_events.caller`` holds for an event: the number, on a call's first."""
+    number = data.get("caller") if kind == FIRST_EVENT else None
+    return fit_caller(str(number)) if number else None
 
 
 class AgentStateRow(Base):

@@ -11,9 +11,11 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.storage.models import RecordingRow
+from acd.storage.transactions import Transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +64,15 @@ def inspect_file(path: Path) -> FileFacts | None:
 
 
 class RecordingStore:
-    """Recording rows in the database: started, finished, listed and purged."""
+    """Recording rows in the database: started, finished, listed and purged.
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    A call's start and end (twice a recorded call) are single statements, each
+    one transaction run whole off the loop (``Transactions``).
+    """
+
+    def __init__(self, engine: AsyncEngine, transactions: Transactions | None = None) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._run = (transactions or Transactions(engine)).run
 
     async def started(self, row: RecordingRow) -> None:
         """Store a recording's row. A row already there (the call recorded again, or an
@@ -75,13 +81,16 @@ class RecordingStore:
         values["complete"] = bool(values["complete"])
         given = row.__dict__  # the attributes set on the row (as the ORM's merge copies them)
         fresh = {k: v for k, v in values.items() if k != "call_id" and k in given}
-        # One statement (no race between two starts); acd stores in SQLite or PostgreSQL.
-        postgres = self._engine.dialect.name == "postgresql"
-        statement = (postgresql_insert if postgres else sqlite_insert)(RecordingRow).values(values)
-        async with self._sessions.begin() as session:
-            await session.execute(
-                statement.on_conflict_do_update(index_elements=["call_id"], set_=fresh)
+
+        def upsert(conn: Connection) -> None:
+            # One statement (no race between two starts); in SQLite or PostgreSQL.
+            postgres = conn.dialect.name == "postgresql"
+            insert = (postgresql_insert if postgres else sqlite_insert)(RecordingRow)
+            conn.execute(
+                insert.values(values).on_conflict_do_update(index_elements=["call_id"], set_=fresh)
             )
+
+        await self._run(upsert)
 
     async def path_of(self, call_id: str) -> str | None:
         """Where a call's recording is (None: no such row)."""
@@ -94,10 +103,11 @@ class RecordingStore:
         values: dict[str, object] = {"complete": complete}
         if facts is not None:
             values |= {"size": facts.size, "checksum": facts.checksum, "duration": facts.duration}
-        async with self._sessions.begin() as session:  # one UPDATE; no row, nothing to do
-            await session.execute(
-                update(RecordingRow).where(RecordingRow.call_id == call_id).values(values)
-            )
+
+        def measured(conn: Connection) -> None:  # one UPDATE; no row, nothing to do
+            conn.execute(update(RecordingRow).where(RecordingRow.call_id == call_id).values(values))
+
+        await self._run(measured)
 
     async def get(self, call_id: str) -> RecordingRow | None:
         async with self._sessions() as session:

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
-from acd.storage.db import create_engine, migrate
+from acd.storage.db import _alembic_config, create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.models import RecordingRow
 from acd.storage.recordings import RecordingStore, inspect_file
@@ -39,7 +40,7 @@ async def test_migrations_create_the_schema_in_wal_mode_and_are_idempotent(tmp_p
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (
                 await conn.execute(text("SELECT version_num FROM alembic_version"))
-            ).scalar() == "0011"
+            ).scalar() == "0012"
     finally:
         await engine.dispose()
 
@@ -100,7 +101,9 @@ async def test_a_report_reads_the_periods_facts_and_each_agents_state_at_its_sta
 # One instance starting: imports done, it says so and waits for the go, then migrates.
 MIGRATE = """
 import asyncio, sys
-from acd.storage.db import create_engine, migrate
+from alembic import command
+
+from acd.storage.db import _alembic_config, create_engine, migrate
 async def main():
     engine = create_engine(sys.argv[1])
     print("ready", flush=True)
@@ -205,3 +208,55 @@ def wav(path: Path, seconds: float) -> None:
         out.setsampwidth(2)
         out.setframerate(8000)
         out.writeframes(b"\0\0" * int(8000 * seconds))
+
+
+async def test_a_callers_earlier_calls_are_found_by_index_including_those_before_the_upgrade(
+    database_url,
+):
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:  # an empty database (PostgreSQL's is shared)
+            await conn.run_sync(lambda sync: command.downgrade(_alembic_config(sync), "base"))
+        await migrate(engine, "0011")  # a centre with calls from before the number's column
+        async with engine.begin() as conn:
+            for call_id, number, minute in (("old-1", "13800000001", 1), ("old-2", "x", 2)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO call_events (call_id, at, kind, data)"
+                        " VALUES (:call_id, :at, 'ivr_entered', :data)"
+                    ),
+                    {
+                        "call_id": call_id,
+                        "at": datetime(2026, 12, 1, 9, minute, tzinfo=UTC),
+                        "data": f'{{"caller": "{number}", "language": "en"}}',
+                    },
+                )
+        await migrate(engine)
+        now = [datetime(2026, 12, 7, 9, 0, tzinfo=UTC)]
+        log = CallEventLog(engine, clock=lambda: now[0])
+        await log.append("old-1", "queued", line="tour")
+        await log.append("new-1", "ivr_entered", caller="13800000001", language="zh")
+        await log.append("new-1", "abandoned", line="cruise", waited=3.0)
+
+        # The next call of that number pops up both earlier calls, newest first.
+        history = await log.history("13800000001", exclude="new-2")
+        assert [(h["call_id"], h["outcome"]) for h in history] == [
+            ("new-1", "abandoned"),
+            ("old-1", "ivr_only"),
+        ]
+        assert history[1]["line"] == "tour"
+        assert await log.history("13900000000") == []
+        if engine.dialect.name == "sqlite":  # read through the index, not the whole log
+            async with engine.connect() as conn:
+                plan = " ".join(
+                    str(row[-1])
+                    for row in await conn.execute(
+                        text(
+                            "EXPLAIN QUERY PLAN SELECT call_id FROM call_events"
+                            " WHERE caller = '1' AND kind = 'ivr_entered' ORDER BY at DESC"
+                        )
+                    )
+                )
+            assert "ix_call_events_caller_at" in plan, plan
+    finally:
+        await engine.dispose()
