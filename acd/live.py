@@ -6,10 +6,13 @@ screens and the wallboard read the resulting events (see acd.eventbus).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
+
+import structlog
 
 from acd.core.agents import AgentStateChanged
 from acd.core.calls import CallBook
@@ -38,6 +41,10 @@ from acd.core.reports import period_bounds
 from acd.eventbus import EventBus
 from acd.storage.events import CallEventLog
 from ivr.tree import IvrTree
+
+log = structlog.get_logger("acd.live")
+
+HISTORY_WAIT_SECONDS = 2.0  # a screen pop waits no longer for the caller's earlier calls
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], None]
 
@@ -246,8 +253,18 @@ class LiveFeed:
             "callback": callback is not None,
             "ivr_path": list(info.ivr_path) if info else [],
             "waited": round(now - info.enqueued_at, 1) if info and info.enqueued_at else None,
-            "history": await self._events.history(number, exclude=call_id) if number else [],
+            "history": await self._history(number, call_id) if number else [],
         }
+
+    async def _history(self, number: str, call_id: str) -> list[dict[str, Any]]:
+        """The caller's earlier calls, or none if the database is slow: the pop goes out
+        while the phone rings, not after."""
+        try:
+            async with asyncio.timeout(HISTORY_WAIT_SECONDS):
+                return await self._events.history(number, exclude=call_id)
+        except Exception as exc:  # a busy or unreachable database: a pop without history
+            log.warning("screen_pop_without_history", call_id=call_id, error=repr(exc))
+            return []
 
     def agent_snapshot(self, job_number: str) -> dict[str, Any]:
         """What an agent's screen starts from: their own state only (no one else's)."""

@@ -49,7 +49,6 @@ from acd.recordings import RecordingService
 from acd.reports import ReportService
 from acd.settings import AgentSettings, ConfigError, Settings
 from acd.storage.agent_states import AgentStateLog
-from acd.storage.db import BUSY_TIMEOUT
 from acd.storage.events import CallEventLog
 from acd.storage.facts import FactStore
 from acd.storage.followups import FollowUpStore
@@ -57,7 +56,7 @@ from acd.storage.phone_directory import PhoneDirectory, PhoneProfile
 from acd.storage.phones import PhoneStore
 from acd.storage.recordings import RecordingStore
 from acd.storage.reports import ReportSource
-from acd.storage.transactions import Transactions
+from acd.storage.transactions import HOT_BUSY_TIMEOUT, Transactions
 from acd.storage.users import UserStore
 from ivr.tree import IvrTree
 
@@ -165,9 +164,9 @@ def build(
     def local_time() -> datetime:
         return datetime.fromtimestamp(clock(), zone)
 
-    # The hot writes and reads (facts, recordings, the screen pop) run whole off the loop.
-    transactions = Transactions(db, busy_timeout=BUSY_TIMEOUT)
-    events = CallEventLog(db, stored_at, transactions)
+    # The hot writes (facts, recording rows) run whole off the loop.
+    transactions = Transactions(db, busy_timeout=HOT_BUSY_TIMEOUT)
+    events = CallEventLog(db, stored_at)
     users = UserStore(db)
     agent_log = AgentStateLog(db)
     recording_store = RecordingStore(db, transactions)

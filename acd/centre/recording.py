@@ -113,6 +113,12 @@ class RecordingLifecycle:
 
     async def close_orphans(self, live_channels: set[str]) -> None:
         """Recordings still open from before a crash are marked incomplete, never lost."""
+        for call_id in [c for c in self._paths if c not in live_channels]:
+            # Started as the call ended (its end came first): finished below, from its row.
+            self._paths.pop(call_id, None)
+            saved = self._saved.pop(call_id, None)
+            if saved is not None:
+                await saved.wait()  # its row is stored (or given up on) before it is read
         for row in await self._store.open_ones():
             if row.call_id not in live_channels:  # it ended while acd was away
                 await self.finish(row.call_id, wait_for_header=False)

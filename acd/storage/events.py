@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.core.figures import CALL_KINDS, CallFact
 from acd.storage.models import FIRST_EVENT, CallEventRow, caller_column, fit_caller
-from acd.storage.transactions import Transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +28,9 @@ class CallEvent:
 class CallEventLog:
     """Append-only store of call events."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        clock: Callable[[], datetime],
-        transactions: Transactions | None = None,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime]) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
-        self._run = (transactions or Transactions(engine)).run
 
     async def append(self, call_id: str, kind: str, **data: Any) -> CallEvent:
         """Store one event now and return it."""
@@ -87,30 +80,12 @@ class CallEventLog:
         those calls' events (another): a few rows read, however long the log.
         """
         number = fit_caller(caller)
-
-        def read(conn: Connection) -> list[dict[str, Any]]:
-            calls = conn.execute(
-                select(CallEventRow.call_id, CallEventRow.at)
-                .where(CallEventRow.caller == number)
-                .where(CallEventRow.kind == FIRST_EVENT)
-                .where(CallEventRow.call_id != exclude)
-                .order_by(CallEventRow.at.desc(), CallEventRow.id.desc())
-                .limit(limit)
-            ).all()
-            if not calls:
-                return []
-            ids = [c.call_id for c in calls] + [f"cb-{c.call_id}" for c in calls]
-            rows = conn.execute(
-                select(CallEventRow.call_id, CallEventRow.kind, CallEventRow.data)
-                .where(CallEventRow.call_id.in_(ids))
-                .order_by(CallEventRow.at, CallEventRow.id)
-            ).all()
-            by_call: dict[str, list[Any]] = {}
-            for row in rows:
-                by_call.setdefault(row.call_id.removeprefix("cb-"), []).append(row)
-            return [_summary(c.call_id, c.at, by_call.get(c.call_id, [])) for c in calls]
-
-        return await self._run(read)
+        # On the async engine, not the hot writes' thread: in WAL mode a read is never
+        # held up by a lock, but it would wait in that thread behind a write that is.
+        async with self._sessions() as session:
+            return await session.run_sync(
+                lambda s: _history(s.connection(), number, exclude, limit)
+            )
 
     async def call_facts(
         self, since_epoch: float, kinds: Iterable[str] = CALL_KINDS
@@ -138,6 +113,30 @@ class CallEventLog:
                 .order_by(CallEventRow.at, CallEventRow.id)
             )
             return [CallEvent(r.call_id, r.at, r.kind, r.data) for r in rows]
+
+
+def _history(conn: Connection, number: str, exclude: str, limit: int) -> list[dict[str, Any]]:
+    """A caller's earlier calls (see ``CallEventLog.history``), read on one connection."""
+    calls = conn.execute(
+        select(CallEventRow.call_id, CallEventRow.at)
+        .where(CallEventRow.caller == number)
+        .where(CallEventRow.kind == FIRST_EVENT)
+        .where(CallEventRow.call_id != exclude)
+        .order_by(CallEventRow.at.desc(), CallEventRow.id.desc())
+        .limit(limit)
+    ).all()
+    if not calls:
+        return []
+    ids = [c.call_id for c in calls] + [f"cb-{c.call_id}" for c in calls]
+    rows = conn.execute(
+        select(CallEventRow.call_id, CallEventRow.kind, CallEventRow.data)
+        .where(CallEventRow.call_id.in_(ids))
+        .order_by(CallEventRow.at, CallEventRow.id)
+    ).all()
+    by_call: dict[str, list[Any]] = {}
+    for row in rows:
+        by_call.setdefault(row.call_id.removeprefix("cb-"), []).append(row)
+    return [_summary(c.call_id, c.at, by_call.get(c.call_id, [])) for c in calls]
 
 
 def _summary(call_id: str, at: datetime, rows: list[Any]) -> dict[str, Any]:

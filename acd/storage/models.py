@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 CALLER_LENGTH = 40  # a caller id as stored with a recording, registration or ticket
@@ -28,7 +28,14 @@ class CallEventRow(Base):
     __table_args__ = (
         Index("ix_call_events_call_id_at", "call_id", "at"),
         Index("ix_call_events_at", "at"),
-        Index("ix_call_events_caller_at", "caller", "at"),
+        # Only first events have a caller: the others cost no index entry.
+        Index(
+            "ix_call_events_caller_at",
+            "caller",
+            "at",
+            sqlite_where=text("caller IS NOT NULL"),
+            postgresql_where=text("caller IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

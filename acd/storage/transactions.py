@@ -23,6 +23,11 @@ from acd.storage.db import sqlite_pragmas
 
 T = TypeVar("T")
 
+# A locked SQLite file is waited for this long by the hot writes' thread. Their callers
+# retry (the fact writer, with its alarm and spill; recording rows): a lock is told and
+# tried again in 5 s rather than holding the thread, and all queued behind it, for 15.
+HOT_BUSY_TIMEOUT = 5.0
+
 
 class Transactions:
     """Runs ``work(connection)`` in one transaction: committed if it returns, else rolled back."""

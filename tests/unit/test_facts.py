@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.centre.facts import DATABASE_ALARM, FactWriter, RetryRules
@@ -18,8 +20,10 @@ from acd.core.agents import AgentState, AgentStateChanged
 from acd.core.commands import CallAnswered, CallNote
 from acd.eventbus import EventBus
 from acd.storage.db import create_engine, migrate
-from acd.storage.facts import FactStore
+from acd.storage.events import CallEventLog
+from acd.storage.facts import FactStore, rows_for
 from acd.storage.models import AgentStateRow, CallEventRow
+from acd.storage.transactions import Transactions
 
 A = AgentStateChanged("1001", AgentState.READY, AgentState.RINGING, None, 100.0, "c1")
 B = CallNote("c1", "greeted", {"agent": "1001", "status": "SUCCESS"})
@@ -27,13 +31,21 @@ C = CallAnswered("c1", "tour", "1001", 4.0, 101.0)
 D = CallNote("c1", "survey", {"score": 5, "agent": "1001", "line": "tour"})
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Path]]:
+# The writes run as the daemon runs them (a database thread of their own) or on the
+# async engine (as on PostgreSQL): both must lose nothing.
+HOT_WRITES: dict[AsyncEngine, Transactions] = {}
+
+
+@pytest.fixture(params=["database thread", "async engine"])
+async def db(request, tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Path]]:
     path = tmp_path / "acd.db"
     # A short busy timeout: a locked database answers "locked" within 0.2 s.
     engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout=0.2)
     await migrate(engine)
+    own_thread = request.param == "database thread"
+    HOT_WRITES[engine] = Transactions(engine, busy_timeout=0.2 if own_thread else None)
     yield engine, path
+    await HOT_WRITES.pop(engine).close()
     await engine.dispose()
 
 
@@ -46,7 +58,7 @@ def lock(path: Path) -> sqlite3.Connection:
 
 def writer(engine: AsyncEngine, tmp_path: Path, bus: EventBus, alarms: dict, **rules: float):
     return FactWriter(
-        FactStore(engine),
+        FactStore(engine, HOT_WRITES[engine]),
         tmp_path / "acd.facts-spill",
         bus,
         alarms,
@@ -191,3 +203,43 @@ async def test_a_row_the_database_refuses_is_set_aside_and_does_not_block_the_re
     await eventually(lambda: stored_is(engine, 1))
     assert await stored(engine) == ["event:survey"] and alarms == {}
     task.cancel()
+
+
+async def test_hot_writes_run_whole_in_a_database_thread_and_a_read_never_waits_behind_them(
+    tmp_path,
+):
+    path = tmp_path / "acd.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    hot = Transactions(engine, busy_timeout=1.0)
+    events = CallEventLog(engine, lambda: datetime.now(UTC))
+    try:
+        await events.append("c0", "ivr_entered", caller="13800000000")
+
+        def where(conn: Connection) -> str:
+            conn.execute(select(CallEventRow.id).limit(1))
+            return threading.current_thread().name
+
+        assert (await hot.run(where)).startswith("acd-db")  # off the event loop's thread
+        # Another process holds the database for writing: a hot write waits (in its
+        # thread), while a screen pop's read goes on at once.
+        holder = lock(path)
+        try:
+            write = asyncio.ensure_future(
+                FactStore(engine, hot).write(rows_for(C, datetime.now(UTC)))
+            )
+            started = time.monotonic()
+            history = await events.history("13800000000")
+            assert [h["call_id"] for h in history] == ["c0"]
+            assert time.monotonic() - started < 0.5 and not write.done()
+        finally:
+            holder.rollback()
+            holder.close()
+        await write
+        assert await stored(engine) == ["event:ivr_entered", "event:answered"]
+        # After the last write its thread is gone; anything later runs on the async engine.
+        await hot.close()
+        assert not (await hot.run(where)).startswith("acd-db")
+    finally:
+        await hot.close()
+        await engine.dispose()

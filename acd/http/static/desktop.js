@@ -432,7 +432,8 @@ function onEvent(ev) {
     } else if (ev.kind === "call_connected" && d.agent === S.me.job_number) {
       loadPop(); // put through: its recording has started (lines recorded always)
     } else if (ev.kind === "call_ringing" && d.agent === S.me.job_number) {
-      S.pop = d;
+      // The pop of the call ringing now; one that comes late (a slow database) is old news.
+      if (S.agent && S.agent.call_id === d.call_id) S.pop = d;
     } else if (ev.kind === "survey" && d.agent === S.me.job_number) {
       setTimeout(refreshToday, 1000); // stored a moment after it is heard
       setTimeout(refreshToday, 4000);

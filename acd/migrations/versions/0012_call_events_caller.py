@@ -22,11 +22,19 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("call_events") as batch:
         batch.add_column(sa.Column("caller", sa.String(40), nullable=True))
-    op.create_index("ix_call_events_caller_at", "call_events", ["caller", "at"])
+    # Only first events have a caller: the others cost no index entry.
+    first_only = sa.text("caller IS NOT NULL")
+    op.create_index(
+        "ix_call_events_caller_at",
+        "call_events",
+        ["caller", "at"],
+        sqlite_where=first_only,
+        postgresql_where=first_only,
+    )
     number = (
-        "substr(data ->> 'caller', 1, 40)"
+        "NULLIF(substr(data ->> 'caller', 1, 40), '')"
         if op.get_bind().dialect.name == "postgresql"
-        else "substr(json_extract(data, '$.caller'), 1, 40)"
+        else "NULLIF(substr(json_extract(data, '$.caller'), 1, 40), '')"
     )
     op.execute(f"UPDATE call_events SET caller = {number} WHERE kind = 'ivr_entered'")
 
