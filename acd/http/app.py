@@ -39,6 +39,7 @@ DESKTOP_FILES = {
     "desktop.js": "text/javascript",
     "desktop.css": "text/css",
     "phone.js": "text/javascript",
+    "page.js": "text/javascript",  # what the desktop and the console share
     "console.js": "text/javascript",
     "tickets.js": "text/javascript",  # the console's follow-up tickets
     "admin.js": "text/javascript",  # the console's users, skills and phones

@@ -27,7 +27,9 @@ async def test_the_desktop_its_script_and_its_phone_library_are_served_under_a_s
             assert "frame-ancestors 'none'" in policy
             script = await client.get("/desktop/desktop.js")
             assert script.status == 200 and script.content_type == "text/javascript"
-            assert "/desktop/phone.js" in await script.text()
+            assert "/desktop/page.js" in await script.text()
+            shared = await client.get("/desktop/page.js")  # what the desktop and console share
+            assert shared.status == 200 and "/desktop/phone.js" in await shared.text()
             phone = await client.get("/desktop/phone.js")
             assert "/desktop/sip.js/index.js" in await phone.text()
             # SIP.js as npm installed it: an ES module the browser loads as it is.
@@ -40,16 +42,18 @@ async def test_the_desktop_its_script_and_its_phone_library_are_served_under_a_s
 
 @pytest.mark.parametrize("page_name", ["desktop", "console"])
 def test_every_text_on_the_pages_is_in_english_and_chinese_and_set_as_text(page_name):
-    script = (STATIC / f"{page_name}.js").read_text()
     page = (STATIC / f"{page_name}.html").read_text()
-    tables = {}
-    for lang in ("en", "zh"):
-        block = re.search(rf"^  {lang}: \{{(.*?)^  \}},", script, re.S | re.M)
-        assert block, lang
-        tables[lang] = set(re.findall(r"(\w+): \"", block[1]))
+    tables: dict[str, set[str]] = {"en": set(), "zh": set()}
+    # The page's own words, and those both pages say (page.js).
+    for script in ((STATIC / f"{page_name}.js").read_text(), (STATIC / "page.js").read_text()):
+        for lang in ("en", "zh"):
+            block = re.search(rf"^  {lang}: \{{(.*?)^  \}},", script, re.S | re.M)
+            assert block, lang
+            tables[lang] |= set(re.findall(r"(\w+): \"", block[1]))
     assert tables["en"] == tables["zh"] and len(tables["en"]) > 40
     # The console's tabs in modules of their own use its strings.
-    modules = [f"{page_name}.js", *(["tickets.js", "admin.js"] if page_name == "console" else [])]
+    tabs = ["tickets.js", "admin.js"] if page_name == "console" else []
+    modules = [f"{page_name}.js", "page.js", *tabs]
     used = set(re.findall(r'data-t(?:-placeholder)?="(\w+)"', page))
     for name in modules:
         used |= set(re.findall(r'(?<![\w.])t\("(\w+)"[,)]', (STATIC / name).read_text()))

@@ -1,56 +1,36 @@
 // The supervisor console: the centre live (lines, agents, alarms) from the event
-// stream, listen/whisper/barge from the phone in the page, reports with charts, and
-// recordings to play. Every value shown is set as text (never as HTML); the token
-// lives in sessionStorage and travels in the Authorization header.
-// The phone in the page is loaded on its own: without its library (SIP.js not
-// installed), the page works all the same and the desk phone rings.
+// stream, listen/whisper/barge from the phone in the page, reports with charts,
+// recordings to play, follow-up tickets (tickets.js) and, for admins, users
+// (admin.js). What it shares with the desktop (language, API, stream, phone, login)
+// is in page.js; every value shown is set as text (never as HTML).
 import { adminTab } from "/desktop/admin.js";
+import { $, actions, apiClient, clock, eventStream, language, loginForm, pagePhone } from "/desktop/page.js";
 import { ticketsTab } from "/desktop/tickets.js";
-
-const BrowserPhone = await import("/desktop/phone.js").then(
-  (m) => m.BrowserPhone,
-  (err) => { console.warn(`no browser phone: ${err}`); return null; },
-);
-const NO_PHONE = {
-  state: "down", endpoint: null, invitation: null, session: null, remoteStream: null, ringing: false,
-  start: async () => { throw new Error("the browser phone's library is not installed"); },
-  stop: async () => {}, answer: () => null, hangUp: () => false,
-};
 
 const T = {
   en: {
-    title: "Supervisor console", login_title: "Log in", job_number: "Job number", password: "Password",
-    log_in: "Log in", log_out: "Log out", tab_live: "Live", tab_reports: "Reports", tab_recordings: "Recordings",
+    title: "Supervisor console", tab_live: "Live", tab_reports: "Reports", tab_recordings: "Recordings",
     peak: "Peak level", answered: "Answered", abandoned: "Abandoned", offered: "Offered",
-    service_level: "Service level", lines: "Lines", line: "Line", waiting: "Waiting", longest: "Longest wait",
-    agents: "Agents", agent: "Agent", state: "State", reason: "Reason", in_state: "In state", actions: "Actions",
+    service_level: "Service level", lines: "Lines", waiting: "Waiting", longest: "Longest wait",
+    agents: "Agents", agent: "Agent", reason: "Reason", in_state: "In state", actions: "Actions",
     listen: "Listen", whisper: "Whisper", barge: "Barge in", end_call: "End call", stop_monitor: "Stop listening",
     day: "Day", week: "Week", month: "Month", show: "Show", csv_lines: "CSV: lines", csv_agents: "CSV: agents",
     traffic: "Offered, answered, abandoned", service: "Service level (%), ASA and AHT (s)",
     satisfaction: "Satisfaction", per_agent: "Per agent: answered, AHT (s)", asa: "ASA (s)", aht: "AHT (s)",
     sl_pct: "Service level (%)", ratings: "Ratings", all_lines: "All lines", search: "Search", time: "Time",
-    caller: "Caller", duration: "Length", play: "Play", download: "Download", no_recordings: "No recordings",
-    st_logged_out: "Logged out", st_ready: "Ready", st_ringing: "Ringing", st_talking: "Talking",
-    st_after_call: "Wrap-up", st_not_ready: "Not ready",
-    reason_break: "Break", reason_lunch: "Lunch", reason_training: "Training",
-    reason_callback_work: "Callback work", reason_other: "Other", reason_no_answer: "No answer",
-    phone_registered: "Phone ready", phone_connecting: "Phone connecting...", phone_down: "Desk phone",
-    link_ok: "Connected", link_reconnecting: "Reconnecting...", bad_login: "Wrong job number or password",
-    not_supervisor: "The console is for supervisors: agents work at the desktop", failed: "Could not do that",
-    monitoring: "You are in agent {agent}'s call ({mode})", ringing_you: "Your phone rings: {mode} on agent {agent}",
+    duration: "Length", play: "Play", download: "Download", no_recordings: "No recordings",
+    phone_down: "Desk phone",
+    not_supervisor: "The console is for supervisors: agents work at the desktop", monitoring: "You are in agent {agent}'s call ({mode})", ringing_you: "Your phone rings: {mode} on agent {agent}",
     mode_listen: "listening", mode_whisper: "whispering", mode_barge: "barged in", total: "Total",
     alarm: "Alarm", desktop: "Desktop",
     force_login: "Log in", force_ready: "Ready", force_not_ready: "Not ready", force_logout: "Log out",
     alarm_pbx_link: "Asterisk unreachable (AMI link down)", alarm_database: "Database unavailable: facts held back",
     alarm_recording_disk_full: "Recordings disk full: calls are not recorded", no_charts: "Charts unavailable (Chart.js not installed)",
-    line_cruise: "Cruise", line_tour: "Tour", line_free_travel: "Free travel",
-    tab_tickets: "Follow-ups", tab_admin: "Admin", save: "Save", cancel: "Cancel",
+    tab_tickets: "Follow-ups", tab_admin: "Admin", cancel: "Cancel",
     tk_show_open: "Open tickets", tk_show_all: "All tickets", tk_opened: "Opened", tk_due: "Due",
     tk_urgency: "Urgency", tk_what: "About", tk_status: "Status", tk_none: "No follow-up tickets",
     tk_overdue: "overdue", tk_open: "Open", tk_taken_by: "Taken by", tk_closed: "Closed", tk_take: "Take",
     tk_close: "Close", tk_outcome: "What was done", tk_low_score: "Low rating", tk_registration: "Registered call",
-    urg_normal: "Normal", urg_urgent: "Urgent", urg_critical: "Critical",
-    cat_consultation: "Consultation", cat_service_request: "Service request", cat_complaint: "Complaint", cat_suggestion: "Suggestion",
     role_agent: "Agent", role_supervisor: "Team lead", role_admin: "Admin",
     ad_name: "Name", ad_role: "Role", ad_team: "Team", ad_skills: "Skills", ad_phone: "Phone", ad_password: "New password (empty: unchanged)",
     ad_hot_desks: "Hot desks (other phones this agent may log in at)", ad_edit: "Edit", ad_new_secret: "New phone secret",
@@ -58,38 +38,28 @@ const T = {
     ad_secret_once: "Phone secret for {phone}, shown this once: {secret}",
   },
   zh: {
-    title: "班长控制台", login_title: "登录", job_number: "工号", password: "密码",
-    log_in: "登录", log_out: "签出", tab_live: "实时", tab_reports: "报表", tab_recordings: "录音",
+    title: "班长控制台", tab_live: "实时", tab_reports: "报表", tab_recordings: "录音",
     peak: "高峰级别", answered: "接通", abandoned: "放弃", offered: "呼入",
-    service_level: "服务水平", lines: "业务线", line: "业务线", waiting: "排队", longest: "最长等待",
-    agents: "坐席", agent: "坐席", state: "状态", reason: "原因", in_state: "持续", actions: "操作",
+    service_level: "服务水平", lines: "业务线", waiting: "排队", longest: "最长等待",
+    agents: "坐席", agent: "坐席", reason: "原因", in_state: "持续", actions: "操作",
     listen: "监听", whisper: "耳语", barge: "强插", end_call: "强拆", stop_monitor: "停止监听",
     day: "日", week: "周", month: "月", show: "查看", csv_lines: "CSV：业务线", csv_agents: "CSV：坐席",
     traffic: "呼入、接通、放弃", service: "服务水平（%）、平均应答和平均处理时长（秒）",
     satisfaction: "满意度", per_agent: "各坐席：接通量、平均处理时长（秒）", asa: "平均应答（秒）", aht: "平均处理（秒）",
     sl_pct: "服务水平（%）", ratings: "评价数", all_lines: "全部业务线", search: "查询", time: "时间",
-    caller: "来电", duration: "时长", play: "播放", download: "下载", no_recordings: "没有录音",
-    st_logged_out: "已签出", st_ready: "就绪", st_ringing: "振铃", st_talking: "通话中",
-    st_after_call: "话后整理", st_not_ready: "未就绪",
-    reason_break: "休息", reason_lunch: "午餐", reason_training: "培训",
-    reason_callback_work: "回访工作", reason_other: "其他", reason_no_answer: "未接听",
-    phone_registered: "话机就绪", phone_connecting: "话机连接中…", phone_down: "桌面话机",
-    link_ok: "已连接", link_reconnecting: "正在重新连接…", bad_login: "工号或密码错误",
-    not_supervisor: "控制台仅供班长使用：坐席请使用工作台", failed: "操作未成功",
-    monitoring: "您在坐席 {agent} 的通话中（{mode}）", ringing_you: "您的话机正在振铃：{mode}坐席 {agent}",
+    duration: "时长", play: "播放", download: "下载", no_recordings: "没有录音",
+    phone_down: "桌面话机",
+    not_supervisor: "控制台仅供班长使用：坐席请使用工作台", monitoring: "您在坐席 {agent} 的通话中（{mode}）", ringing_you: "您的话机正在振铃：{mode}坐席 {agent}",
     mode_listen: "监听", mode_whisper: "耳语", mode_barge: "强插", total: "合计",
     alarm: "告警", desktop: "工作台",
     force_login: "签入", force_ready: "置就绪", force_not_ready: "置未就绪", force_logout: "签出",
     alarm_pbx_link: "无法连接 Asterisk（AMI 中断）", alarm_database: "数据库不可用：记录暂存待写",
     alarm_recording_disk_full: "录音磁盘已满：通话未录音", no_charts: "图表不可用（未安装 Chart.js）",
-    line_cruise: "邮轮", line_tour: "跟团游", line_free_travel: "自由行",
-    tab_tickets: "跟进工单", tab_admin: "管理", save: "保存", cancel: "取消",
+    tab_tickets: "跟进工单", tab_admin: "管理", cancel: "取消",
     tk_show_open: "未完成工单", tk_show_all: "全部工单", tk_opened: "创建", tk_due: "期限",
     tk_urgency: "紧急程度", tk_what: "事由", tk_status: "状态", tk_none: "没有跟进工单",
     tk_overdue: "已超期", tk_open: "待领取", tk_taken_by: "处理人", tk_closed: "已关闭", tk_take: "领取",
     tk_close: "关闭", tk_outcome: "处理结果", tk_low_score: "低分评价", tk_registration: "话后登记",
-    urg_normal: "普通", urg_urgent: "紧急", urg_critical: "非常紧急",
-    cat_consultation: "咨询", cat_service_request: "服务请求", cat_complaint: "投诉", cat_suggestion: "建议",
     role_agent: "坐席", role_supervisor: "班长", role_admin: "管理员",
     ad_name: "姓名", ad_role: "角色", ad_team: "班组", ad_skills: "技能", ad_phone: "话机", ad_password: "新密码（留空则不变）",
     ad_hot_desks: "可签入的其他话机（热座席）", ad_edit: "编辑", ad_new_secret: "重置话机密码",
@@ -97,19 +67,10 @@ const T = {
     ad_secret_once: "{phone} 的话机密码（仅显示这一次）：{secret}",
   },
 };
-const LINES = {
-  en: { cruise: "Cruise", tour: "Tour", free_travel: "Free travel" },
-  zh: { cruise: "邮轮", tour: "跟团游", free_travel: "自由行" },
-};
 
-const $ = (id) => document.getElementById(id);
-let lang = localStorage.getItem("acd-lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
-const t = (key, vars) => {
-  let text = (T[lang] && T[lang][key]) || T.en[key] || key;
-  for (const [k, v] of Object.entries(vars || {})) text = text.replace(`{${k}}`, v);
-  return text;
-};
-const lineName = (line) => (LINES[lang] && LINES[lang][line]) || line;
+const L = language(T);
+const t = L.t;
+const lineName = L.lineName;
 
 // What the console knows; `window.acd` lets tests read it.
 const S = {
@@ -121,63 +82,21 @@ const S = {
 };
 window.acd = S;
 
-function translate() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.title = t("title");
-  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
-  for (const el of document.querySelectorAll("[data-t-placeholder]")) el.placeholder = t(el.dataset.tPlaceholder);
-  $("lang").value = lang;
+const translate = L.follow(() => {
   render();
   if (S.report) drawReport();
   if (S.me && S.tab === "tickets") tickets.draw();
   if (S.me && S.tab === "admin") admin.draw();
-}
-
-$("lang").addEventListener("change", () => {
-  lang = $("lang").value;
-  localStorage.setItem("acd-lang", lang);
-  translate();
 });
 
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${S.token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (resp.status === 401) { loggedOut(); throw new Error("unauthorized"); }
-  if (!resp.ok) {
-    const data = await resp.json().catch(() => ({}));
-    throw new Error(data.message || `${resp.status}`);
-  }
-  return resp;
-}
-
-// What the supervisor asked for: a failure says why, a success clears the last one.
-// ``quiet``: the page's own fetching, which leaves the message as it is.
-async function act(method, path, body, { quiet = false } = {}) {
-  try {
-    const resp = await api(method, path, body);
-    if (!quiet) $("message").textContent = "";
-    return await resp.json();
-  } catch (err) {
-    $("message").textContent = `${t("failed")}: ${err.message}`;
-    return null;
-  }
-}
+const client = apiClient(() => S.token, () => loggedOut());
+const api = client.request; // the response (a CSV, a recording's audio)
+const act = actions(client.json, () => t("failed"));
 
 // ---- log in and out ----
-$("login").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  $("login-error").textContent = "";
-  const resp = await fetch("/api/v1/auth/login", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ job_number: $("job").value.trim(), password: $("password").value }),
-  });
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) { $("login-error").textContent = resp.status === 401 ? t("bad_login") : (data.message || resp.status); return; }
-  $("password").value = "";
-  S.token = data.token;
+loginForm(t, async (token) => {
+  S.token = token;
   S.ownLogin = true; // this page's own session (not the desktop's, in the same tab)
-  sessionStorage.setItem("acd-token", S.token);
   await start();
 });
 
@@ -190,8 +109,8 @@ $("logout").addEventListener("click", async () => {
 function loggedOut() {
   sessionStorage.removeItem("acd-token");
   Object.assign(S, { token: null, me: null, snap: null, monitor: null, epoch: null, seq: null, link: "down", report: null, ownLogin: false });
-  if (stream) { stream.onclose = null; stream.close(); stream = null; }
-  for (const timer of [streamTimer, refreshing, ticketsDue]) clearTimeout(timer);
+  stream.close();
+  for (const timer of [refreshing, ticketsDue]) clearTimeout(timer);
   refreshing = ticketsDue = null;
   phone.stop();
   // Nothing of this user's is left for the next one on this browser.
@@ -207,7 +126,7 @@ function loggedOut() {
 }
 
 async function start() {
-  S.me = await (await api("GET", "/me")).json();
+  S.me = await client.json("GET", "/me");
   if (S.me.role === "agent") {
     $("login-error").textContent = t("not_supervisor");
     // A session of its own ends here; the desktop's (the same tab's) goes on.
@@ -223,11 +142,11 @@ async function start() {
   $("login").hidden = true; $("tabs").hidden = false; $("logout").hidden = false;
   for (const b of document.querySelectorAll("#tabs button")) b.hidden = !mayOpen(b.dataset.tab);
   show(mayOpen(S.tab) ? S.tab : "live");
-  connectStream();
+  stream.open();
   if (S.me.role === "supervisor") {
     // Listening in rings this phone; without it, the supervisor's desk phone rings.
     try {
-      await phone.start(async () => (await api("POST", "/me/web-phone", { page: "console" })).json());
+      await phone.start(() => client.json("POST", "/me/web-phone", { page: "console" }));
     } catch (err) {
       S.phone = "down";
     }
@@ -254,7 +173,7 @@ function show(tab) {
 }
 
 // ---- the phone in the page: rings when the supervisor asked to join a call ----
-const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
+const phone = await pagePhone({
   audio: $("remote"),
   onChange: (p) => {
     Object.assign(S, { phone: p.state, session: p.session, remoteStream: p.remoteStream });
@@ -296,23 +215,13 @@ $("stop-monitor").addEventListener("click", async () => {
 });
 
 // ---- the live event stream: a snapshot, then changes; resumes where it left off ----
-let stream = null, retry = 0, refreshing = null, streamTimer = null, ticketsDue = null;
-
-function connectStream() {
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  const since = S.epoch !== null ? `&epoch=${encodeURIComponent(S.epoch)}&since=${S.seq}` : "";
-  const ws = new WebSocket(`${proto}://${location.host}/api/v1/events?token=${encodeURIComponent(S.token)}${since}`);
-  stream = ws;
-  // Open is in sync: a resume replays what was missed, and a quiet one sends nothing.
-  ws.onopen = () => { if (stream === ws) { S.link = "ok"; render(); } };
-  ws.onmessage = (msg) => { retry = 0; onEvent(JSON.parse(msg.data)); };
-  ws.onclose = (ev) => {
-    if (stream !== ws) return;
-    S.link = "reconnecting"; render();
-    if (ev.code === 4401) { loggedOut(); return; }
-    streamTimer = setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
-  };
-}
+let refreshing = null, ticketsDue = null;
+const stream = eventStream({
+  from: () => ({ token: S.token, epoch: S.epoch, seq: S.seq }),
+  onEvent: (ev) => onEvent(ev),
+  onLink: (state) => { S.link = state; render(); },
+  onEnded: () => loggedOut(), // the token ended: log in again
+});
 
 function onEvent(ev) {
   if (ev.kind === "snapshot") {
@@ -352,12 +261,6 @@ function tickClocks() {
   }
 }
 setInterval(() => { if (S.snap && S.tab === "live") tickClocks(); }, 1000);
-
-function clock(seconds) {
-  const s = Math.max(0, Math.round(seconds || 0));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
-}
 
 function button(label, onClick, cls) {
   const b = document.createElement("button");
@@ -459,7 +362,7 @@ function reportPath(extra) {
 
 async function loadReport() {
   try {
-    S.report = await (await api("GET", reportPath({}))).json();
+    S.report = await client.json("GET", reportPath({}));
     $("message").textContent = "";
   } catch (err) {
     $("message").textContent = `${t("failed")}: ${err.message}`;
@@ -545,7 +448,7 @@ async function searchRecordings() {
   for (const r of rows) {
     const row = body.insertRow();
     row.dataset.call = r.call_id;
-    row.insertCell().textContent = new Date(r.started_at * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
+    row.insertCell().textContent = new Date(r.started_at * 1000).toLocaleTimeString(L.locale());
     row.insertCell().textContent = r.agent || "";
     row.insertCell().textContent = lineName(r.line);
     row.insertCell().textContent = r.caller || "";
@@ -559,7 +462,7 @@ async function searchRecordings() {
   }
 }
 
-const when = (epoch) => new Date(epoch * 1000).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB");
+const when = (epoch) => new Date(epoch * 1000).toLocaleString(L.locale());
 const tickets = ticketsTab({
   $, act, t: (k, v) => t(k, v), lineName: (l) => lineName(l), time: when,
   play: (r) => { show("recordings"); play(r); }, me: () => S.me && S.me.job_number,

@@ -1,46 +1,25 @@
 // The agent desktop: log in, the phone in the page (SIP.js over Asterisk's
 // WebSocket, WebRTC media), the agent's state and calls from the live event
-// stream. Every value shown is set as text (never as HTML); the token lives in
-// sessionStorage and travels in the Authorization header (the event stream's
-// WebSocket is the one place a browser forces it into the URL).
-// The phone in the page is loaded on its own: without its library (SIP.js not
-// installed), the page works all the same and the desk phone rings.
-const BrowserPhone = await import("/desktop/phone.js").then(
-  (m) => m.BrowserPhone,
-  (err) => { console.warn(`no browser phone: ${err}`); return null; },
-);
-const NO_PHONE = {
-  state: "down", endpoint: null, invitation: null, session: null, remoteStream: null, ringing: false,
-  start: async () => { throw new Error("the browser phone's library is not installed"); },
-  stop: async () => {}, answer: () => null, hangUp: () => false,
-};
+// stream. What it shares with the console (language, API, stream, phone, login)
+// is in page.js; every value shown is set as text (never as HTML).
+import { $, actions, apiClient, clock, eventStream, language, loginForm, pagePhone } from "/desktop/page.js";
 
 const T = {
   en: {
-    title: "Agent desktop", login_title: "Log in", job_number: "Job number", password: "Password",
-    log_in: "Log in", log_out: "Log out", state: "State", ready: "Ready", not_ready: "Not ready",
+    title: "Agent desktop", ready: "Ready", not_ready: "Not ready",
     wrap_end: "End wrap-up", wrap_extend: "More wrap-up", break_after: "Break after this call",
-    reason_break: "Break", reason_lunch: "Lunch", reason_training: "Training",
-    reason_callback_work: "Callback work", reason_other: "Other", reason_no_answer: "No answer",
-    caller: "Caller", line: "Line", ivr_path: "IVR path", waited: "Waited", history: "Earlier calls",
+    ivr_path: "IVR path", waited: "Waited", history: "Earlier calls",
     answer: "Answer", hang_up: "Hang up", hold: "Hold", resume: "Resume",
-    st_logged_out: "Logged out", st_ready: "Ready", st_ringing: "Ringing", st_talking: "Talking",
-    st_after_call: "Wrap-up", st_not_ready: "Not ready",
-    phone_registered: "Phone ready", phone_connecting: "Phone connecting...", phone_down: "Phone offline",
-    link_ok: "Connected", link_reconnecting: "Reconnecting...",
+    phone_down: "Phone offline",
     incoming: "Incoming call", on_call: "On the call", on_hold: "On hold",
-    bad_login: "Wrong job number or password", seconds: "s", unknown: "(unknown)",
+    seconds: "s", unknown: "(unknown)",
     no_history: "No earlier calls", callback: "Callback",
-    failed: "Could not do that", notify_title: "acd: incoming call",
+    notify_title: "acd: incoming call",
     registration: "After-call registration", category: "Category", urgency: "Urgency",
-    notes: "Notes", follow_up: "Open a follow-up ticket", save: "Save", saved: "Registered",
-    cat_consultation: "Consultation", cat_service_request: "Service request",
-    cat_complaint: "Complaint", cat_suggestion: "Suggestion",
-    urg_normal: "Normal", urg_urgent: "Urgent", urg_critical: "Critical",
+    notes: "Notes", follow_up: "Open a follow-up ticket", saved: "Registered",
     today: "Today", calls: "Calls", talk_time: "Talk time", rating: "Average rating",
     console: "Supervisor console", raw_audio: "Headset audio",
     rec_pause: "Pause recording", rec_resume: "Resume recording", recording_paused: "Recording paused",
-    line_cruise: "Cruise", line_tour: "Tour", line_free_travel: "Free travel",
     transfer_line: "Transfer to line", transfer_person: "Transfer to person",
     number: "Number", dial: "Call", callback_next: "Next callback",
     out_answered: "Answered", out_abandoned: "Abandoned", out_callback_requested: "Callback requested",
@@ -55,30 +34,20 @@ const T = {
     msg_peak_all_staff: "Peak: all staff on the phones, on every line",
   },
   zh: {
-    title: "坐席工作台", login_title: "登录", job_number: "工号", password: "密码",
-    log_in: "登录", log_out: "签出", state: "状态", ready: "就绪", not_ready: "未就绪",
+    title: "坐席工作台", ready: "就绪", not_ready: "未就绪",
     wrap_end: "结束整理", wrap_extend: "延长整理", break_after: "本通后休息",
-    reason_break: "休息", reason_lunch: "午餐", reason_training: "培训",
-    reason_callback_work: "回访工作", reason_other: "其他", reason_no_answer: "未接听",
-    caller: "来电", line: "业务线", ivr_path: "语音导航", waited: "等待", history: "历史来电",
+    ivr_path: "语音导航", waited: "等待", history: "历史来电",
     answer: "接听", hang_up: "挂断", hold: "保持", resume: "恢复",
-    st_logged_out: "已签出", st_ready: "就绪", st_ringing: "振铃", st_talking: "通话中",
-    st_after_call: "话后整理", st_not_ready: "未就绪",
-    phone_registered: "话机就绪", phone_connecting: "话机连接中…", phone_down: "话机离线",
-    link_ok: "已连接", link_reconnecting: "正在重新连接…",
+    phone_down: "话机离线",
     incoming: "来电", on_call: "通话中", on_hold: "保持中",
-    bad_login: "工号或密码错误", seconds: "秒", unknown: "（未知）",
+    seconds: "秒", unknown: "（未知）",
     no_history: "没有历史来电", callback: "回电",
-    failed: "操作未成功", notify_title: "acd：来电",
+    notify_title: "acd：来电",
     registration: "话后登记", category: "类别", urgency: "紧急程度",
-    notes: "备注", follow_up: "创建跟进工单", save: "保存", saved: "已登记",
-    cat_consultation: "咨询", cat_service_request: "服务请求",
-    cat_complaint: "投诉", cat_suggestion: "建议",
-    urg_normal: "普通", urg_urgent: "紧急", urg_critical: "非常紧急",
+    notes: "备注", follow_up: "创建跟进工单", saved: "已登记",
     today: "今日", calls: "通话", talk_time: "通话时长", rating: "平均评分",
     console: "班长控制台", raw_audio: "耳麦原声",
     rec_pause: "暂停录音", rec_resume: "恢复录音", recording_paused: "录音已暂停",
-    line_cruise: "邮轮", line_tour: "跟团游", line_free_travel: "自由行",
     transfer_line: "转业务线", transfer_person: "转人工",
     number: "号码", dial: "呼叫", callback_next: "下一个回电",
     out_answered: "已接通", out_abandoned: "放弃", out_callback_requested: "预约回电",
@@ -93,14 +62,10 @@ const T = {
     msg_peak_all_staff: "高峰：全员上线，接听所有业务线",
   },
 };
-const LINES = {
-  en: { cruise: "Cruise", tour: "Tour", free_travel: "Free travel" },
-  zh: { cruise: "邮轮", tour: "跟团游", free_travel: "自由行" },
-};
 
-const $ = (id) => document.getElementById(id);
-let lang = localStorage.getItem("acd-lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
-const t = (key) => (T[lang] && T[lang][key]) || T.en[key] || key;
+const L = language(T);
+const t = L.t;
+const lineName = L.lineName;
 
 // What the page knows; `window.acd` lets tests (and curious agents) read it.
 const S = {
@@ -111,61 +76,20 @@ const S = {
 };
 window.acd = S;
 
-function translate() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.title = t("title");
-  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
-  for (const el of document.querySelectorAll("[data-t-placeholder]")) el.placeholder = t(el.dataset.tPlaceholder);
+const translate = L.follow(() => {
   $("raw-audio").parentElement.title = t("raw_audio_tip");
-  $("lang").value = lang;
   render();
-}
-
-$("lang").addEventListener("change", () => {
-  lang = $("lang").value;
-  localStorage.setItem("acd-lang", lang);
-  translate();
 });
 
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${S.token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (resp.status === 401) { sessionEnded(); throw new Error("unauthorized"); }
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(data.message || `${resp.status}`);
-  return data;
-}
-
-// What the agent asked for: a failure says why, a success clears the last failure.
-// ``quiet``: the page's own fetching, which leaves the message (e.g. the engine's) as it is.
-async function act(method, path, body, { quiet = false } = {}) {
-  try {
-    const result = await api(method, path, body);
-    if (!quiet) $("message").textContent = "";
-    return result;
-  } catch (err) {
-    $("message").textContent = `${t("failed")}: ${err.message}`;
-    return null;
-  }
-}
+const api = apiClient(() => S.token, () => sessionEnded()).json;
+const act = actions(api, () => t("failed"));
 
 // ---- log in and out ----
 $("use-desk").checked = localStorage.getItem("acd-use-desk") === "1";
 $("use-desk").addEventListener("change", () => localStorage.setItem("acd-use-desk", $("use-desk").checked ? "1" : "0"));
 
-$("login").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  $("login-error").textContent = "";
-  const resp = await fetch("/api/v1/auth/login", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ job_number: $("job").value.trim(), password: $("password").value }),
-  });
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) { $("login-error").textContent = resp.status === 401 ? t("bad_login") : (data.message || resp.status); return; }
-  $("password").value = "";
-  S.token = data.token;
-  sessionStorage.setItem("acd-token", S.token);
+loginForm(t, async (token) => {
+  S.token = token;
   await start();
 });
 
@@ -193,8 +117,7 @@ function loggedOut({ keepPhone = false } = {}) {
     token: null, me: null, agent: null, pop: null, epoch: null, seq: null, link: "down",
     lastCall: null, toRegister: null, today: null, held: false, rec: null, expectCall: 0,
   });
-  if (stream) { stream.onclose = null; stream.close(); stream = null; }
-  clearTimeout(streamTimer);
+  stream.close();
   if (!keepPhone) stopPhone();
   ring(false);
   $("desk").hidden = true; $("login").hidden = false; $("link").hidden = true; $("phone").hidden = true;
@@ -207,7 +130,7 @@ async function start() {
   $("who").textContent = S.me.name ? `${S.me.name} (${S.me.job_number})` : S.me.job_number;
   $("login").hidden = true; $("desk").hidden = false;
   $("to-console").hidden = S.me.role !== "supervisor";
-  connectStream();
+  stream.open();
   if (S.me.role === "admin") { render(); return; } // admins take no calls
   let endpoint;
   const mine = `PJSIP/web${S.me.job_number}`;
@@ -248,7 +171,7 @@ $("raw-audio").addEventListener("change", () => {
   localStorage.setItem("acd-raw-audio", $("raw-audio").checked ? "1" : "0");
   phone.rawAudio = $("raw-audio").checked;
 });
-const phone = !BrowserPhone ? NO_PHONE : new BrowserPhone({
+const phone = await pagePhone({
   audio: $("remote"),
   onChange: (p) => {
     const rang = p.invitation && !S.invitation;
@@ -378,23 +301,12 @@ document.addEventListener("keydown", (ev) => {
 });
 
 // ---- the live event stream: a snapshot, then changes; resumes where it left off ----
-let stream = null, retry = 0, streamTimer = null;
-
-function connectStream() {
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  const since = S.epoch !== null ? `&epoch=${encodeURIComponent(S.epoch)}&since=${S.seq}` : "";
-  const ws = new WebSocket(`${proto}://${location.host}/api/v1/events?token=${encodeURIComponent(S.token)}${since}`);
-  stream = ws;
-  // Open is in sync: a resume replays what was missed, and a quiet one sends nothing.
-  ws.onopen = () => { if (stream === ws) { S.link = "ok"; render(); } };
-  ws.onmessage = (msg) => { retry = 0; onEvent(JSON.parse(msg.data)); };
-  ws.onclose = (ev) => {
-    if (stream !== ws) return;
-    S.link = "reconnecting"; render();
-    if (ev.code === 4401) { sessionEnded(); return; } // the token ended: log in again
-    streamTimer = setTimeout(connectStream, Math.min(5000, 300 * 2 ** retry++));
-  };
-}
+const stream = eventStream({
+  from: () => ({ token: S.token, epoch: S.epoch, seq: S.seq }),
+  onEvent: (ev) => onEvent(ev),
+  onLink: (state) => { S.link = state; render(); },
+  onEnded: () => sessionEnded(), // the token ended: log in again
+});
 
 function onEvent(ev) {
   if (ev.kind === "snapshot") {
@@ -472,12 +384,6 @@ async function refreshToday() {
   if (day) { S.today = day; render(); }
 }
 
-function clock(seconds) {
-  const s = Math.round(seconds || 0);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
-}
-
 // ---- drawing ----
 function render() {
   if (!S.me) return;
@@ -527,7 +433,7 @@ function render() {
   $("my-rating").textContent = day.survey_average != null ? Number(day.survey_average).toFixed(1) : "–";
   const pop = S.pop || {};
   $("pop-caller").textContent = [pop.caller_name, pop.caller_number].filter(Boolean).join(" ") || t("unknown");
-  $("pop-line").textContent = (LINES[lang] && LINES[lang][pop.line]) || pop.line || "";
+  $("pop-line").textContent = pop.line ? lineName(pop.line) : "";
   $("pop-path").textContent = (pop.ivr_path || []).join(" › ");
   $("pop-waited").textContent = pop.waited != null ? `${Math.round(pop.waited)} ${t("seconds")}` : "";
   const body = $("pop-history");
@@ -539,8 +445,8 @@ function render() {
   for (const h of history) {
     const row = body.insertRow();
     const at = h.at ? new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(h.at) ? h.at : `${h.at}Z`) : null;
-    const when = at && !isNaN(at) ? at.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : h.at;
-    for (const v of [when, h.line && ((LINES[lang] || {})[h.line] || h.line), h.outcome && t(`out_${h.outcome}`), h.satisfaction, h.category && t(`cat_${h.category}`)]) {
+    const when = at && !isNaN(at) ? at.toLocaleString(L.locale()) : h.at;
+    for (const v of [when, h.line && lineName(h.line), h.outcome && t(`out_${h.outcome}`), h.satisfaction, h.category && t(`cat_${h.category}`)]) {
       row.insertCell().textContent = v == null ? "" : String(v);
     }
   }
