@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+import structlog
 from aiohttp import web
 from pydantic import Field, field_validator
 
 from acd.core.access import UserRole
 from acd.http.errors import BadRequest, Forbidden, NotFound, json_body
 from acd.http.plumbing import API, USER, Body, Route
+from acd.phones import PhoneDirectoryUnavailable
+
+log = structlog.get_logger("acd.http")
 
 ENDPOINT = re.compile(r"PJSIP/[A-Za-z0-9_.-]{1,40}")
 JOB_NUMBER = re.compile(r"[0-9]{2,16}")  # ASCII digits: it names a phone (PJSIP/<job>)
@@ -106,7 +110,10 @@ async def put_user(request: web.Request) -> web.Response:
     )
     ctx.auth.forget_user(job_number)
     if body.password is not None:  # their sessions ended: so do the pages' phones
-        await ctx.phones.end_web_phones(job_number)
+        try:
+            await ctx.phones.end_web_phones(job_number)
+        except PhoneDirectoryUnavailable as exc:  # gone from storage: the next write drops them
+            log.warning("web_phone_not_revoked", user=job_number, error=str(exc))
     await ctx.users.audit(ctx.clock(), actor, "user_saved", job_number, role=body.role)
     answer: dict[str, str] = {"job_number": job_number, "name": body.name, "role": body.role}
     if body.role == "admin":
