@@ -34,6 +34,7 @@ from acd.core.figures import (
     FigureRules,
     call_key,
     definitions,
+    outcome_only,
     reduce_call,
 )
 from acd.core.peak import PeakLevelChanged
@@ -73,7 +74,7 @@ class DayFigures:
             return
         key = call_key(fact)
         facts = self._facts.setdefault(key, [])
-        bisect.insort(facts, fact, key=_at)
+        bisect.insort(facts, outcome_only(fact), key=_at)  # a day of them: only what counts
         new = reduce_call(facts, self.start, self._end)
         old = self._calls.get(key)
         if new == old:

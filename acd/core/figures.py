@@ -27,7 +27,15 @@ from typing import Any
 from acd.core.agents import AgentState
 
 # The fact kinds ``reduce_call`` reads; any others are ignored.
-CALL_KINDS = frozenset({"queued", "answered", "abandoned", "callback_requested"})
+# The facts a call's outcome depends on, and the only details of each that
+# ``reduce_call`` reads (a day's facts held in memory keep just these).
+OUTCOME_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "queued": ("line",),
+    "answered": ("agent", "waited"),
+    "abandoned": ("waited",),
+    "callback_requested": (),
+}
+CALL_KINDS = frozenset(OUTCOME_FIELDS)
 CALLBACK_PREFIX = "cb-"
 WORKING_STATES = (AgentState.TALKING, AgentState.RINGING, AgentState.AFTER_CALL)
 
@@ -119,6 +127,13 @@ def by_call(facts: Iterable[CallFact]) -> dict[str, list[CallFact]]:
     for fact in sorted(facts, key=lambda f: f.at):
         out.setdefault(call_key(fact), []).append(fact)
     return out
+
+
+def outcome_only(fact: CallFact) -> CallFact:
+    """The fact with only the details its call's outcome depends on (``OUTCOME_FIELDS``)."""
+    keep = OUTCOME_FIELDS.get(fact.kind, ())
+    data = {k: fact.data[k] for k in keep if k in fact.data}
+    return CallFact(fact.call_id, fact.at, fact.kind, data)
 
 
 def reduce_call(facts: Sequence[CallFact], start: float, end: float) -> CallOutcome | None:

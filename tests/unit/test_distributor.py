@@ -470,3 +470,24 @@ def test_an_agent_on_callback_work_takes_the_next_request_of_their_lines():
     assert (ring.call_id, ring.callback_number) == ("cb-tour-1", "13900000002")
     dialled = acd.agent_answered("1001", "cb-tour-1", 6)
     assert of(dialled, DialCallback) == [DialCallback("cb-tour-1", "1001", "13900000002", TOUR)]
+
+
+def test_a_long_day_leaves_the_ready_index_no_bigger_than_its_agents_need():
+    # 1001 takes every cruise call; its tour entries go stale under 1002, who
+    # stays ready on tour with a higher level: they never reach the top.
+    acd = CallDistributor(
+        AcdRules(wrap_up=0),
+        agents=[agent("1001", cruise=5, tour=1), agent("1002", tour=5)],
+    )
+    ready(acd, "1001", "1002")
+    for n in range(2000):
+        at = 10.0 * n
+        call = f"c{n}"
+        assert rung(acd.call_arrived(call, CRUISE, at)) == [(call, "1001")]
+        put_through(acd, "1001", call, CRUISE, at + 1)
+        acd.call_ended(call, at + 5)
+        acd.tick(at + 6)
+        assert acd.status("1001").state is AgentState.READY
+    assert acd._ready.entries <= 3 * 2 + 32 + 2  # was one stale tour entry per call
+    # and routing still picks the best: a tour call goes to 1002 (level 5)
+    assert rung(acd.call_arrived("t1", TOUR, 30000)) == [("t1", "1002")]

@@ -309,7 +309,8 @@ def test_counting_fact_by_fact_in_any_order_equals_the_report():
         facts = []
         for n in range(rnd.randint(0, 30)):
             call, queued = f"c{n}", START + rnd.uniform(-3600, 86400 + 3600)
-            facts.append(fact(call, queued, "queued", line=rnd.choice(["tour", "cruise"])))
+            line = rnd.choice(["tour", "cruise"])
+            facts.append(fact(call, queued, "queued", line=line, caller="13900000000", path="2"))
             for _ in range(rnd.randint(0, 3)):
                 waited = round(rnd.uniform(0, 40), 3)
                 at, kind = queued + waited, rnd.choice(["answered", "abandoned", "callback"])
@@ -335,3 +336,13 @@ def test_counting_fact_by_fact_in_any_order_equals_the_report():
             rules=RULES,
         )["total"]
         assert_same_figures(day.as_json(), total)
+
+
+def test_a_days_figures_hold_only_what_each_calls_outcome_depends_on():
+    day = DayFigures("2026-11-23", START, END, RULES)
+    day.add(fact("c1", START + 1, "queued", line="tour", caller="13900000000", name="王小明"))
+    day.add(fact("c1", START + 9, "answered", agent="1001", waited=8.0, endpoint="PJSIP/1001"))
+    day.add(fact("c1", START + 99, "survey", score=5))  # not a kind the figures count
+    held = [(f.kind, dict(f.data)) for f in day._facts["c1"]]
+    assert held == [("queued", {"line": "tour"}), ("answered", {"agent": "1001", "waited": 8.0})]
+    assert (day.as_json()["offered"], day.as_json()["answered"]) == (1, 1)
