@@ -33,7 +33,7 @@ from acd.http.metrics import MetricsEndpoint
 from acd.phones import PhoneDirectoryUnavailable
 from acd.prompts import PromptError, PromptLibrary
 from acd.settings import ConfigError, Settings
-from acd.storage.db import create_engine, migrate
+from acd.storage.db import engine_for, migrate
 from acd.systemd import Notifier
 from acd.wiring import Services, build, live_sources
 from ivr.speech import CatalogueError, Phrase, load_catalogue
@@ -116,7 +116,7 @@ class Daemon:
 
     async def _start(self) -> None:
         s = self.settings
-        self.db = create_engine(s.database.url)
+        self.db = engine_for(s.database)
         self._stack.push_async_callback(self.db.dispose)
         try:
             await migrate(self.db)

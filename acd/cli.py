@@ -20,7 +20,7 @@ from acd.auth import hash_password
 from acd.logs import configure_logging
 from acd.phones import PhoneDirectoryUnavailable, PhoneNotKept
 from acd.settings import ConfigError, Settings, load_settings
-from acd.storage.db import create_engine, migrate
+from acd.storage.db import engine_for, migrate
 from acd.storage.users import UserStore
 from acd.wiring import acd_rules, phone_book
 
@@ -64,7 +64,7 @@ class FirstRunRefused(Exception):
 
 async def _first_run(settings: Settings, admin: str, demo: bool) -> list[tuple[str, str, str]]:
     """Users that were missing, each with a generated password: (job number, role, password)."""
-    engine = create_engine(settings.database.url)
+    engine = engine_for(settings.database)
     try:
         await migrate(engine)
         users = UserStore(engine)
@@ -118,7 +118,7 @@ async def _set_user(
     settings: Settings, job_number: str, role: str, name: str, password: str
 ) -> str | None:
     """Save the user; an agent or supervisor without a phone gets one: its secret, once."""
-    engine = create_engine(settings.database.url)
+    engine = engine_for(settings.database)
     try:
         await migrate(engine)
         hashed = await asyncio.to_thread(hash_password, password)
@@ -138,7 +138,7 @@ async def _set_user(
 async def _phone_secrets(
     settings: Settings, job_numbers: list[str], missing_only: bool
 ) -> dict[str, str]:
-    engine = create_engine(settings.database.url)
+    engine = engine_for(settings.database)
     try:
         await migrate(engine)
         roles = {u.job_number: u.role for u in await UserStore(engine).all()}

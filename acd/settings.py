@@ -89,6 +89,15 @@ class DatabaseSettings(_Section):
     # Where facts wait while the database is down; default: next to a SQLite
     # database file, else acd-facts.spill in the working directory.
     spill_file: Path | None = None
+    # PostgreSQL only (README, "PostgreSQL"): each engine process's connection pool...
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)  # extra connections at a burst
+    pool_timeout: Seconds = 10.0  # waiting for a free connection, then an error
+    connect_timeout: Seconds = 5.0
+    # ...and how long one statement may run, and wait for another's lock, before it
+    # fails (hot writes are retried with the database alarm, as on a locked SQLite file).
+    statement_timeout: Seconds = 30.0
+    lock_timeout: Seconds = 5.0
 
     @field_validator("url")
     @classmethod

@@ -25,6 +25,7 @@ from acd.storage.db import create_engine, migrate
 from acd.storage.users import UserStore
 from acd.wiring import Services, build, live_sources
 from ivr.tree import load_tree
+from tests import database
 
 AGENTS = [
     Agent("1001", "Li Na", "PJSIP/1001", {"tour": 5}, Role.AGENT, "east"),
@@ -38,7 +39,7 @@ def settings_for(tmp_path: Path, agents: list[Agent], **sections: Any) -> Settin
     """Settings as a site would write them, for these agents."""
     config: dict[str, Any] = {
         "ami": {"secret": "not-used-without-asterisk"},
-        "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/acd.db"},
+        "database": {"url": database.url_for(tmp_path)},
         "ivr": {"timezone": "Asia/Shanghai"},
         "prompts": {"dir": str(tmp_path / "prompts"), "render": False},
         "recording": {"dir": str(tmp_path / "recordings"), "min_free_mb": 0},

@@ -1,4 +1,4 @@
-"""A private PostgreSQL cluster on a loopback port, for storage tests."""
+"""A private PostgreSQL cluster on a loopback port, for the tests (see tests/database.py)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,19 @@ class PgServer:
             self.bin / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "acd", "acd"
         )
         return f"postgresql+asyncpg://acd@127.0.0.1:{self.port}/acd"
+
+    def create_database(self, name: str, *, template: str | None = None) -> None:
+        """A new, empty database (or a copy of ``template``, which nobody may be using)."""
+        args = ["-T", template] if template else []
+        self._as_postgres(self.bin / "createdb", *self._where, *args, name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database, ending whatever sessions it still has."""
+        self._as_postgres(self.bin / "dropdb", *self._where, "--force", "--if-exists", name)
+
+    @property
+    def _where(self) -> list[str]:
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "acd"]
 
     def stop(self) -> None:
         try:

@@ -12,11 +12,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from acd.aftercall import TicketDenied
 from acd.ami.errors import AmiActionFailed, AmiDisconnected, AmiError, AmiNotConnected, AmiTimeout
 from acd.auth import AuthError
+from acd.centre.tasks import is_transient
 from acd.core.agents import TransitionRefused
 from acd.core.queueing import NoSuchAgent, NoSuchCall, Refused
 from acd.phones import NotAllowedPhone, PhoneDirectoryUnavailable, PhoneNotKept
@@ -138,6 +139,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except tuple(DOMAIN_ERRORS) as exc:
         status, error_id = domain_error(exc)
         return error_response(status, error_id, str(exc))
+    except DBAPIError as exc:
+        if not is_transient(exc):  # PostgreSQL's lock or statement timeout, its restart
+            log.exception("api_internal_error", path=request.path)
+            return error_response(500, "internal_error", "something went wrong on our side")
+        return error_response(503, "database_unavailable", "the database is busy: try again")
     except Exception:
         log.exception("api_internal_error", path=request.path)
         return error_response(500, "internal_error", "something went wrong on our side")
@@ -148,6 +154,26 @@ async def json_body(request: web.Request) -> Any:
     if not request.can_read_body:
         return {}
     try:
-        return await request.json(loads=json.loads)
+        body = await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    refuse_nul(body, "the body")
+    return body
+
+
+def refuse_nul(value: Any, where: str) -> None:
+    """A 400 for text holding a NUL character (U+0000), anywhere in ``value``.
+
+    No name, number or note has one, and PostgreSQL cannot store one: refused
+    at the door, it never becomes a failed write (or a 500) further in.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest(f"{where} contains a NUL character (U+0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, where)
+            refuse_nul(item, f"{where}: {key}" if isinstance(key, str) else where)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item, where)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from acd.aftercall import AfterCall
 from acd.auth import AuthError, AuthService
 from acd.core.access import User, may_act_on_agent
-from acd.http.errors import Forbidden, NotFound, Unauthorized
+from acd.http.errors import Forbidden, NotFound, Unauthorized, refuse_nul
 from acd.live import LiveFeed
 from acd.phones import PhoneBook
 from acd.storage.users import UserStore
@@ -151,6 +151,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     )
     if not public:
         await authenticate(request)
+    if match.http_exception is None:
+        for name, value in match.items():
+            refuse_nul(value, f"the path's {name}")
+        for name, value in request.query.items():
+            refuse_nul(value, f"the query's {name}")
     return await handler(request)
 
 

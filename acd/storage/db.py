@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -14,6 +16,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from acd.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -30,8 +35,39 @@ def sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None:
 BUSY_TIMEOUT = 15.0  # seconds a locked SQLite file is waited for before an error
 
 
-def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and a busy timeout, its folder is created."""
+@dataclass(frozen=True)
+class PostgresOptions:
+    """A PostgreSQL engine's pool and time limits (``[database]``, seconds)."""
+
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    statement_timeout: float = 30.0
+    lock_timeout: float = 5.0
+
+
+def engine_for(database: DatabaseSettings) -> AsyncEngine:
+    """The engine the ``[database]`` section describes."""
+    return create_engine(
+        database.url,
+        postgres=PostgresOptions(
+            pool_size=database.pool_size,
+            max_overflow=database.max_overflow,
+            pool_timeout=database.pool_timeout,
+            connect_timeout=database.connect_timeout,
+            statement_timeout=database.statement_timeout,
+            lock_timeout=database.lock_timeout,
+        ),
+    )
+
+
+def create_engine(
+    url: str, *, busy_timeout: float = BUSY_TIMEOUT, postgres: PostgresOptions | None = None
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL and a busy timeout, its folder is created;
+    PostgreSQL its pool size and time limits (the server's, and the client's a little
+    longer: a server that stopped answering cannot hold a connection forever)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -42,7 +78,24 @@ def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> AsyncEngin
         )
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    pg = postgres or PostgresOptions()
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        pool_size=pg.pool_size,
+        max_overflow=pg.max_overflow,
+        pool_timeout=pg.pool_timeout,
+        connect_args={
+            "timeout": pg.connect_timeout,
+            "command_timeout": pg.statement_timeout + 5.0,
+            "server_settings": {
+                "statement_timeout": str(round(pg.statement_timeout * 1000)),
+                "lock_timeout": str(round(pg.lock_timeout * 1000)),
+                "application_name": "acd",
+            },
+        },
+    )
 
 
 def _alembic_config(connection: Connection) -> Config:

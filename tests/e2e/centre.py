@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from tests import database
 from tests.e2e.pbx import REPO, Pbx, free_tcp_port
 from tests.e2e.tomlfile import write_toml
 
@@ -119,7 +120,7 @@ def centre_config(pbx: Pbx, workdir: Path, **overrides: Any) -> dict[str, Any]:
         },
         "fastagi": {"port": pbx.agi_port},
         "http": {"port": free_tcp_port()},
-        "database": {"url": f"sqlite+aiosqlite:///{workdir}/acd.db"},
+        "database": {"url": database.url_for(workdir)},
         "log": {"format": "json", "level": "info"},
         "ivr": {"language": "en"},
         "prompts": {

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests import database
 from tests.e2e.ami import Ami
 from tests.e2e.asterisk import Asterisk
 from tests.e2e.callers import Callers
@@ -64,19 +65,30 @@ def pbx() -> Iterator[Pbx]:
 class TestUsers:
     """The test users' database (copied per test) and their phones' secrets."""
 
-    db: Path
+    db: Path  # a SQLite file...
+    template: str | None  # ...or, on PostgreSQL, the database each test's is a copy of
     phone_secrets: dict[str, str]
+
+    def copy_to(self, folder: Path) -> None:
+        """Give ``folder`` (a centre's) its own copy of the users, unless it has a database."""
+        if self.template is not None:
+            database.database_for(folder, template=self.template)
+        elif not (folder / "acd.db").exists():
+            shutil.copy(self.db, folder / "acd.db")
 
 
 @pytest.fixture(scope="session")
 def users_db(pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> TestUsers:
     """The test users, made once with `acd user` (each agent gets a phone and its secret)."""
     workdir = tmp_path_factory.mktemp("users")
+    template = None
+    if database.on_postgresql():  # kept for the run: every test's database copies it
+        template = database.database_for(workdir, keep=True)
     config = centre_config(pbx, workdir)
     from tests.e2e.tomlfile import write_toml
 
     secrets = asyncio.run(create_users(write_toml(workdir / "acd.toml", config)))
-    return TestUsers(workdir / "acd.db", secrets)
+    return TestUsers(workdir / "acd.db", template, secrets)
 
 
 @pytest.fixture
@@ -188,8 +200,8 @@ async def centre(
     ) -> Centre:
         folder = workdir or tmp_path / f"centre{len(started) + 1}"
         folder.mkdir(exist_ok=True)
-        if not (folder / "acd.db").exists() and "database" not in overrides:
-            shutil.copy(users_db.db, folder / "acd.db")
+        if "database" not in overrides:
+            users_db.copy_to(folder)
         running = Centre(folder, centre_config(pbx, folder, **overrides), env)
         started.append(running)
         await running.start()

@@ -145,7 +145,7 @@ async def test_a_database_locked_for_20_s_during_a_call_loses_no_fact_and_raises
     lead = await c.login("1901")
     phone = await phones("1001", answer_after=0.5, talk_for=3)
     number = "13900000081"
-    async with DatabaseLock(c.workdir / "acd.db") as lock:
+    async with DatabaseLock(c.config["database"]["url"]) as lock:
         locked_at = time.monotonic()
         # The call goes on as if nothing happened: menu, agent, greeting, survey.
         caller, _ = await callers.tour_call(phone, number=number)

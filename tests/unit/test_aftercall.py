@@ -15,6 +15,7 @@ from acd.eventbus import EventBus
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.followups import AlreadyRegistered, FollowUpStore
+from tests import database
 from tests.apiapp import AGENTS, api_app
 
 AGENT = User("1001", "Li Na", UserRole.AGENT, "east")
@@ -33,7 +34,7 @@ class Clock:
 
 @pytest.fixture
 async def service(tmp_path):
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    db = create_engine(database.url_for(tmp_path))
     await migrate(db)
     clock = Clock()
     events = CallEventLog(db, lambda: datetime.fromtimestamp(clock.now, UTC))

@@ -74,6 +74,20 @@ async def test_bad_input_is_a_4xx_with_a_message_never_a_500(api):
     assert (await api.get("/api/v1/nothing-here", headers=headers)).status == 404
 
 
+async def test_text_with_a_nul_character_is_refused_by_name_on_either_database(api):
+    # PostgreSQL cannot store U+0000: it would have been a 500 at the first query.
+    resp = await api.post("/api/v1/auth/login", json={"job_number": "10\x0001", "password": "x"})
+    assert resp.status == 400
+    assert (await resp.json())[
+        "message"
+    ] == "the body: job_number contains a NUL character (U+0000)"
+    headers = await token(api, "1901")
+    resp = await api.get("/api/v1/agents/10%0001", headers=headers)
+    assert resp.status == 400 and "the path's job_number" in (await resp.json())["message"]
+    resp = await api.get("/api/v1/recordings?caller=1%00", headers=headers)
+    assert resp.status == 400 and "the query's caller" in (await resp.json())["message"]
+
+
 async def test_an_agent_cannot_act_on_another_agent_or_see_the_supervisor_view(api):
     headers = await token(api, "1001")
     resp = await api.post("/api/v1/agents/1002/ready", headers=headers)

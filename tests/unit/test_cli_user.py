@@ -11,15 +11,14 @@ from pathlib import Path
 from acd.auth import verify_password
 from acd.storage.db import create_engine
 from acd.storage.users import UserStore
+from tests import database
 
 ACD = str(Path(sys.executable).parent / "acd")
 
 
 def run_user(tmp_path: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "acd.toml"
-    config.write_text(
-        f'[ami]\nsecret = "x"\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/acd.db"\n'
-    )
+    config.write_text(f'[ami]\nsecret = "x"\n[database]\nurl = "{database.url_for(tmp_path)}"\n')
     env = {**os.environ, "ACD_USER_PASSWORD": password}
     return subprocess.run(
         [ACD, "user", *args, "--config", str(config)],
@@ -36,7 +35,7 @@ async def test_acd_user_saves_a_hashed_password_and_refuses_short_ones(tmp_path)
     )
     assert done.returncode == 0, done.stderr
     assert "user 9000 (admin) saved" in done.stdout
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    engine = create_engine(database.url_for(tmp_path))
     try:
         row = await UserStore(engine).get("9000")
     finally:

@@ -31,6 +31,7 @@ from acd.storage.events import CallEventLog
 from acd.storage.facts import FactStore, rows_for
 from acd.storage.reports import ReportSource
 from ivr.tree import load_tree
+from tests import database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START, END, _ = period_bounds("day", datetime(2026, 11, 23).date(), SHANGHAI)
@@ -170,7 +171,7 @@ NOW = T + 2000
 @pytest.fixture
 async def centre(tmp_path):
     """A migrated SQLite database, the event log and a clock all of them read."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    engine = create_engine(database.url_for(tmp_path))
     await migrate(engine)
     clock = [START - 3600]
     events = CallEventLog(engine, lambda: datetime.fromtimestamp(clock[0], UTC))

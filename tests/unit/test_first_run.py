@@ -8,11 +8,12 @@ import re
 from acd.auth import verify_password
 from acd.storage.db import create_engine
 from acd.storage.users import UserStore
+from tests import database
 from tests.unit.test_phones import acd
 
 
 async def stored_hashes(tmp_path) -> dict[str, tuple[str, str]]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    engine = create_engine(database.url_for(tmp_path))
     try:
         return {u.job_number: (u.role, u.password_hash) for u in await UserStore(engine).all()}
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd.phones import sip_digest
+from tests import database
 from tests.apiapp import api_app
 
 ACD = str(Path(sys.executable).parent / "acd")
@@ -112,7 +113,7 @@ async def test_at_start_the_directory_holds_exactly_the_stored_phones(tmp_path):
 def acd(tmp_path: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
     config = tmp_path / "acd.toml"
     config.write_text(
-        f'[ami]\nsecret = "x"\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/acd.db"\n'
+        f'[ami]\nsecret = "x"\n[database]\nurl = "{database.url_for(tmp_path)}"\n'
         f'[phones]\ndirectory = "{tmp_path}/acd-phones.db"\n'
         '[[agents]]\njob_number = "1001"\nname = "Li Na"\nendpoint = "PJSIP/1001"\n'
     )
@@ -185,7 +186,7 @@ async def test_the_directory_is_kept_from_other_users_and_a_failed_write_changes
 async def test_without_a_phone_directory_acd_phone_says_acd_keeps_no_phones(tmp_path):
     config = tmp_path / "acd.toml"
     config.write_text(
-        f'[ami]\nsecret = "x"\n[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/acd.db"\n'
+        f'[ami]\nsecret = "x"\n[database]\nurl = "{database.url_for(tmp_path)}"\n'
         '[[agents]]\njob_number = "1001"\nname = "Li Na"\nendpoint = "PJSIP/1001"\n'
     )
     done = await asyncio.to_thread(

@@ -17,6 +17,7 @@ from acd.storage.followups import FollowUpStore
 from acd.storage.models import FollowUpRow, RecordingRow
 from acd.storage.recordings import RecordingStore
 from acd.storage.users import UserStore
+from tests import database
 
 LEAD = User("1901", "Chen Jie", UserRole.SUPERVISOR, "east")
 AGENT = User("1001", "Li Na", UserRole.AGENT, "east")
@@ -34,7 +35,7 @@ def wav(path: Path, seconds: float) -> None:
 
 @pytest.fixture
 async def setup(tmp_path):
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    db = create_engine(database.url_for(tmp_path))
     await migrate(db)
     now = time.time()
     store, follow_ups, users = RecordingStore(db), FollowUpStore(db), UserStore(db)
@@ -155,7 +156,7 @@ async def test_a_call_that_ended_while_acd_was_down_has_a_complete_recording_if_
     from acd.centre.tasks import ShortTasks
     from acd.core.distributor import CallDistributor
 
-    db = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    db = create_engine(database.url_for(tmp_path))
     await migrate(db)
     store = RecordingStore(db)
     for call_id in ("whole", "cut"):  # both still open: acd was killed during the calls

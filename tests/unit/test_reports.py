@@ -14,6 +14,7 @@ from acd.reports import TODAY_MAX_AGE, ReportService
 from acd.storage.db import create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.reports import ReportSource
+from tests import database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 23)
@@ -200,7 +201,7 @@ async def test_desktops_asking_for_todays_figures_at_once_share_one_report(tmp_p
             return await super().read(start, end)
 
     now = [datetime(2026, 12, 7, 4, 0, tzinfo=UTC).timestamp()]  # noon in Shanghai
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/acd.db")
+    engine = create_engine(database.url_for(tmp_path))
     await migrate(engine)
     stored_at = [now[0] - 60]
     events = CallEventLog(engine, lambda: datetime.fromtimestamp(stored_at[0], UTC))

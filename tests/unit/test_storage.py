@@ -13,22 +13,39 @@ from acd.storage.db import _alembic_config, create_engine, migrate
 from acd.storage.events import CallEventLog
 from acd.storage.models import RecordingRow
 from acd.storage.recordings import RecordingStore, inspect_file
-from tests.pgserver import PgServer
+from tests import database
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    server = PgServer()
-    url = server.start()
-    yield url
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=database.BACKENDS)
 def database_url(request, tmp_path):
+    """A fresh database of each kind, whichever backend the run stores in."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path}/acd.db"
-    return request.getfixturevalue("postgres_url")
+    return database.database_url(database.database_for(tmp_path))
+
+
+REVISIONS = sorted(
+    p.name[:4] for p in (Path(__file__).parents[2] / "acd/migrations/versions").glob("0*.py")
+)
+
+
+@pytest.mark.parametrize("start", ["base", *REVISIONS[:-1]])
+async def test_a_database_at_any_earlier_revision_upgrades_to_the_newest_and_back(
+    database_url, start
+):
+    engine = create_engine(database_url)
+    try:
+        if start != "base":
+            await migrate(engine, start)
+        await migrate(engine)
+        async with engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        assert version == REVISIONS[-1]
+        async with engine.begin() as conn:  # every downgrade works too: an upgrade can be undone
+            await conn.run_sync(lambda sync: command.downgrade(_alembic_config(sync), "base"))
+        await migrate(engine)
+    finally:
+        await engine.dispose()
 
 
 async def test_migrations_create_the_schema_in_wal_mode_and_are_idempotent(tmp_path):
@@ -87,7 +104,6 @@ async def test_a_report_reads_the_periods_facts_and_each_agents_state_at_its_sta
             ]
         )
         events, changes, _ = await ReportSource(engine).read(start, start + 86400)
-        # (the PostgreSQL database is shared by this module's tests: look at ours only)
         ours = [(e.call_id, e.at) for e in events if e.call_id.startswith("rep-")]
         assert ours == [("rep-c1", start + 10)]
         assert [(c.new, c.at) for c in changes if c.job_number == "7001"] == [
@@ -116,21 +132,11 @@ asyncio.run(main())
 
 async def test_two_instances_starting_at_once_both_migrate_and_come_up(database_url):
     import asyncio
-    import secrets
     import sys
 
     from sqlalchemy.engine import make_url
 
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":  # a new, empty database for this race
-        name = f"race_{secrets.token_hex(4)}"
-        admin = create_engine(database_url)
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f"CREATE DATABASE {name}"))
-        await admin.dispose()
-        url = url.set(database=name)
-    target = url.render_as_string(hide_password=False)
+    target = make_url(database_url).render_as_string(hide_password=False)
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -215,8 +221,6 @@ async def test_a_callers_earlier_calls_are_found_by_index_including_those_before
 ):
     engine = create_engine(database_url)
     try:
-        async with engine.begin() as conn:  # an empty database (PostgreSQL's is shared)
-            await conn.run_sync(lambda sync: command.downgrade(_alembic_config(sync), "base"))
         await migrate(engine, "0011")  # a centre with calls from before the number's column
         async with engine.begin() as conn:
             for call_id, number, minute in (("old-1", "13800000001", 1), ("old-2", "x", 2)):
@@ -259,4 +263,33 @@ async def test_a_callers_earlier_calls_are_found_by_index_including_those_before
                 )
             assert "ix_call_events_caller_at" in plan, plan
     finally:
+        await engine.dispose()
+
+
+async def test_on_postgresql_a_write_behind_a_lock_fails_after_the_lock_timeout(tmp_path):
+    import asyncio
+    import time
+
+    from sqlalchemy.exc import DBAPIError
+
+    from acd.centre.tasks import is_transient
+    from acd.storage.db import PostgresOptions
+
+    url = database.database_url(database.database_for(tmp_path))
+    engine = create_engine(url, postgres=PostgresOptions(lock_timeout=0.5, statement_timeout=2))
+    holder = create_engine(url)
+    try:
+        await migrate(engine)
+        log = CallEventLog(engine, clock=lambda: datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+        async with holder.begin() as conn:  # a report gone wrong, an admin's shell
+            await conn.execute(text("LOCK TABLE call_events IN EXCLUSIVE MODE"))
+            started = time.monotonic()
+            with pytest.raises(DBAPIError, match="lock timeout") as raised:
+                await asyncio.wait_for(log.append("c1", "queued", line="tour"), 10)
+            assert time.monotonic() - started < 2  # told, not stuck behind the lock
+            assert is_transient(raised.value)  # so kept and retried, not set aside as bad
+        await log.append("c1", "queued", line="tour")  # and written once the lock is gone
+        assert [e.kind for e in await log.for_call("c1")] == ["queued"]
+    finally:
+        await holder.dispose()
         await engine.dispose()
