@@ -18,13 +18,15 @@ test: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -ra
+	$(PY) -m tests.both -ra --durations=15
 
+# One backend at a time: make unit DB=postgresql
+DB ?= sqlite
 unit: bootstrap
-	$(PY) -m pytest -ra tests/unit
+	$(PY) -m pytest -ra --database=$(DB) tests/unit
 
 e2e: bootstrap
-	$(PY) -m pytest -ra tests/e2e
+	$(PY) -m pytest -ra --database=$(DB) tests/e2e
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

@@ -27,7 +27,12 @@ from tests.e2e.centre import Centre, centre_config, create_users
 from tests.e2e.pbx import REPO, Pbx
 from tests.e2e.phones import Phone
 
-ARTIFACTS = REPO / "test-artifacts"
+
+def artifacts_root() -> Path:
+    """test-artifacts/, or test-artifacts/postgresql/ for a PostgreSQL run (both may run at
+    once: tests/both.py)."""
+    return REPO / "test-artifacts" / ("postgresql" if database.on_postgresql() else "")
+
 
 StartCentre = Callable[..., Awaitable[Centre]]
 StartPhone = Callable[..., Awaitable[Phone]]
@@ -117,7 +122,7 @@ async def asterisk(pbx: Pbx, request: pytest.FixtureRequest) -> AsyncIterator[As
 def _artifact_dir(request: pytest.FixtureRequest) -> Path:
     """test-artifacts/<test>/, emptied of an earlier run's files the first time it is used."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.removeprefix("tests/e2e/"))
-    path = ARTIFACTS / name
+    path = artifacts_root() / name
     if not getattr(request.node, "artifacts_fresh", False):
         shutil.rmtree(path, ignore_errors=True)
         request.node.artifacts_fresh = True

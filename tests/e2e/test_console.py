@@ -16,7 +16,7 @@ from tests.e2e.audio import write_tone_wav
 from tests.e2e.browser import Browser
 from tests.e2e.callers import Callers
 from tests.e2e.centre import ADMIN, SUPERVISOR, zone_at_midday
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import artifacts_root
 from tests.e2e.test_desktop import STATE, log_in, page_hears
 from tests.e2e.test_supervisor import AGENT_HZ, SUPERVISOR_HZ, spying, supervisor_actions, voice
 
@@ -48,7 +48,7 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
             # The live view shows the agent on the call, with what a supervisor may do.
             await browser.until(f"Boolean(document.querySelector(\"{ROW}[data-state='talking']\"))")
             assert await browser.text(f"{ROW} td:nth-child(2)") == "Talking"
-            await browser.screenshot(ARTIFACTS / "console-live-en.png")
+            await browser.screenshot(artifacts_root() / "console-live-en.png")
 
             # Listen: the page's phone rings, takes the call by itself and hears the agent.
             since = asterisk.ami.mark()
@@ -67,7 +67,7 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
             )
             assert await browser.text(f"{ROW} td:nth-child(2)") == "通话中"
             assert "监听" in (await browser.text("#monitoring") or "")
-            await browser.screenshot(ARTIFACTS / "console-listening-zh.png")
+            await browser.screenshot(artifacts_root() / "console-listening-zh.png")
             # Barge in: the same call of the page's phone switches mode, nothing rings again.
             since = asterisk.ami.mark()
             await browser.click(f"{ROW} .monitor-barge")
@@ -110,7 +110,7 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
                 await browser.click("#report-show")
                 await asyncio.sleep(0.5)
             assert await browser.evaluate(answered) == 1
-            await browser.screenshot(ARTIFACTS / "console-reports-zh.png")
+            await browser.screenshot(artifacts_root() / "console-reports-zh.png")
 
             # The recording: listed with its caller, and it plays in the page.
             await browser.click("#tabs button[data-tab='recordings']")
@@ -125,9 +125,9 @@ async def test_a_supervisor_barges_in_ends_the_call_and_reads_the_day_in_the_con
                 "the recording loaded in the player",
             )
             assert duration > 3, duration
-            await browser.screenshot(ARTIFACTS / "console-recordings-zh.png")
+            await browser.screenshot(artifacts_root() / "console-recordings-zh.png")
         except BaseException:
-            await browser.screenshot(ARTIFACTS / "console-failed.png")
+            await browser.screenshot(artifacts_root() / "console-failed.png")
             print(await browser.evaluate(STATE.replace("acd.agent", "acd.snap && acd.snap.at")))
             print("\n".join(browser.console))
             raise
@@ -173,7 +173,7 @@ async def test_a_team_lead_works_a_low_rating_ticket_and_an_admin_adds_an_agent_
                 " s.dispatchEvent(new Event('change')); })()"
             )
             assert await browser.text(f"{row} td:nth-child(4)") == "低分评价 2"
-            await browser.screenshot(ARTIFACTS / "console-tickets-zh.png")
+            await browser.screenshot(artifacts_root() / "console-tickets-zh.png")
             await browser.fill(f"{row} .outcome", "回电致歉 已退款 (refund agreed)")
             await browser.click(f"{row} .close")
             # Closed: gone from the open tickets, shown closed among them all.
@@ -208,12 +208,12 @@ async def test_a_team_lead_works_a_low_rating_ticket_and_an_admin_adds_an_agent_
             await browser.click("#skills-save")
             skills = f'document.querySelector("{new_row} td:nth-child(5)").textContent'
             await browser.until(f"{skills} === '跟团游 7'", 10, "the skills saved")
-            await browser.screenshot(ARTIFACTS / "console-admin-zh.png")
+            await browser.screenshot(artifacts_root() / "console-admin-zh.png")
             # The secret is not left on the screen once the admin moves on.
             await browser.click("#tabs button[data-tab='live']")
             assert await browser.evaluate(f"{shown} === ''")
         except BaseException:
-            await browser.screenshot(ARTIFACTS / "console-failed.png")
+            await browser.screenshot(artifacts_root() / "console-failed.png")
             print("\n".join(browser.console))
             raise
 

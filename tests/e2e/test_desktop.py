@@ -17,7 +17,7 @@ from tests.e2e.audio import tone_seconds_wav, write_tone_wav
 from tests.e2e.browser import Browser
 from tests.e2e.callers import Callers
 from tests.e2e.centre import password, zone_at_midday
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import artifacts_root
 from tests.e2e.test_after_call import report_line
 
 NOTES = "客户询问邮轮行程 (cruise itinerary)"
@@ -108,7 +108,7 @@ async def test_an_agent_takes_a_hotline_call_on_the_phone_in_the_page_with_audio
             )
             assert await browser.text("#pop-line") == "Tour"
             assert await browser.text("#call-title") == "Incoming call"
-            await browser.screenshot(ARTIFACTS / "desktop-ringing-en.png")
+            await browser.screenshot(artifacts_root() / "desktop-ringing-en.png")
 
             await browser.click("#answer")
             await caller.hears("agent_greeting_before")
@@ -122,14 +122,14 @@ async def test_an_agent_takes_a_hotline_call_on_the_phone_in_the_page_with_audio
             # The page hears the caller: their tone dominates what it receives.
             (caller_share,) = await page_hears(browser, CALLER_TONE)
             assert caller_share > 0.5, caller_share
-            await browser.screenshot(ARTIFACTS / "desktop-talking-en.png")
+            await browser.screenshot(artifacts_root() / "desktop-talking-en.png")
             await browser.evaluate(  # the agent switches the page to Chinese
                 "(() => { const s = document.getElementById('lang'); s.value = 'zh';"
                 " s.dispatchEvent(new Event('change')); })()"
             )
             assert await browser.text("#call-title") == "通话中"
             assert await browser.text("#pop-line") == "跟团游"
-            await browser.screenshot(ARTIFACTS / "desktop-talking-zh.png")
+            await browser.screenshot(artifacts_root() / "desktop-talking-zh.png")
 
             # The agent hangs up in the page: the caller is asked for a rating.
             talked_from = asterisk.ami.find(lambda e: e.name == "BridgeEnter")[-1].at
@@ -153,9 +153,9 @@ async def test_an_agent_takes_a_hotline_call_on_the_phone_in_the_page_with_audio
             # The rating shows in the agent's own figures for today.
             await browser.until("document.getElementById('my-rating').textContent === '5.0'", 15)
             assert await browser.text("#my-calls") == "1"
-            await browser.screenshot(ARTIFACTS / "desktop-after-call-zh.png")
+            await browser.screenshot(artifacts_root() / "desktop-after-call-zh.png")
         except BaseException:
-            await browser.screenshot(ARTIFACTS / "desktop-failed.png")
+            await browser.screenshot(artifacts_root() / "desktop-failed.png")
             print(await browser.evaluate(STATE))
             print("\n".join(browser.console))
             raise
@@ -262,7 +262,7 @@ async def test_the_desktop_comes_back_after_an_engine_restart_and_a_lost_session
             await browser.until("!document.getElementById('registration').hidden", 10)
             await caller.hang_up()
         except BaseException:
-            await browser.screenshot(ARTIFACTS / "desktop-failed.png")
+            await browser.screenshot(artifacts_root() / "desktop-failed.png")
             print(await browser.evaluate(STATE))
             print("\n".join(browser.console))
             raise
