@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ipaddress
 import signal
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from acd.engine import Engine
 from acd.http.app import build_http_app
 from acd.http.health import Health
 from acd.http.metrics import MetricsEndpoint
+from acd.http.standby import standby_app
+from acd.leadership import Leadership, LeadershipLost
 from acd.phones import PhoneDirectoryUnavailable
 from acd.prompts import PromptError, PromptLibrary
 from acd.settings import ConfigError, Settings
@@ -85,8 +88,11 @@ class Daemon:
         *,
         clock: Callable[[], datetime] = utc_now,
         notifier: Notifier | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
+        """``leadership``: this engine leads a standby pair; every AMI action checks it."""
         self.settings = settings
+        self._leadership = leadership
         self._clock = clock
         self._notifier = notifier or Notifier()
         self._stack = contextlib.AsyncExitStack()
@@ -135,7 +141,10 @@ class Daemon:
                 raise StartupError(f"prompts: {exc}") from None
 
         try:
-            services = build(s, self.db, flow.tree, self.prompts, stored_at=self._clock)
+            fence = self._leadership.check if self._leadership is not None else None
+            services = build(
+                s, self.db, flow.tree, self.prompts, stored_at=self._clock, fence=fence
+            )
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
         self.services = services
@@ -170,6 +179,8 @@ class Daemon:
             await self.ami.start()
         except AmiError as exc:
             raise StartupError(str(exc)) from None
+        if self._leadership is not None:
+            await self._lead_the_dialplan()
         # Timers and commands start once the view of Asterisk is in sync.
         await services.pipeline.start()
         self._stack.push_async_callback(services.pipeline.stop)
@@ -178,7 +189,8 @@ class Daemon:
         await services.recordings.start()
         self._stack.push_async_callback(services.recordings.stop)
 
-        health = Health(self.ami, self.fastagi, self.engine, services.live.alarms)
+        node = self._leadership.node if self._leadership is not None else None
+        health = Health(self.ami, self.fastagi, self.engine, services.live.alarms, node)
         scrape = None
         if s.metrics.enabled:
             services.metrics.add_live(live_sources(services, self.fastagi))
@@ -214,6 +226,28 @@ class Daemon:
             asterisk=self.ami.asterisk_version,
             live_channels=len(self.engine.channels),
         )
+
+    async def _lead_the_dialplan(self) -> None:
+        """New calls come here first: the dialplan's ACD_AGI is this engine's FastAGI.
+
+        (A frozen old leader's FastAGI still accepts connections, in the kernel:
+        without this, new callers would wait in it.) Not fatal if refused: the
+        dialplan tries ACD_AGI_2 when the first address refuses.
+        """
+        s = self.settings
+        address = s.standby.fastagi_address or f"agi://{s.fastagi.host}:{s.fastagi.port}"
+        assert self.ami is not None
+        try:
+            answer = await self.ami.send_action(
+                {"Action": "Setvar", "Variable": "ACD_AGI", "Value": address}
+            )
+        except AmiError as exc:
+            log.warning("dialplan_not_led", fastagi=address, error=str(exc))
+            return
+        if not answer.success:
+            log.warning("dialplan_not_led", fastagi=address, error=str(answer.message))
+            return
+        log.info("dialplan_led", fastagi=address)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -252,11 +286,76 @@ def _safe_url(url: str) -> str:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    """Run until SIGTERM or SIGINT, then shut down gracefully.
+
+    With ``[standby] enabled``, first wait as the standby until this engine
+    leads; raise ``LeadershipLost`` (after a fenced stop) if it stops leading.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Daemon(settings):
-        await stop.wait()
-        log.info("acd_stopping")
+    if not settings.standby.enabled:
+        async with Daemon(settings):
+            await stop.wait()
+            log.info("acd_stopping")
+        return
+    leadership = await _stand_by(settings, stop)
+    if leadership is None:
+        return
+    keeper = asyncio.ensure_future(leadership.keep())  # confirmations from the first moment
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        async with Daemon(settings, leadership=leadership):
+            await asyncio.wait({keeper, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            log.info("acd_stopping", leading=leadership.leading())
+    finally:
+        for task in (keeper, stopping):
+            task.cancel()
+        await leadership.close()
+    if not stop.is_set():
+        raise LeadershipLost(f"{leadership.node} no longer leads: stopped, to start as the standby")
+
+
+async def _stand_by(settings: Settings, stop: asyncio.Event) -> Leadership | None:
+    """Wait as the standby (HTTP answers 503 with the leader's address) until this engine
+    leads: its ``Leadership``; None if told to stop first."""
+    s = settings.standby
+    node = s.node or socket.gethostname()
+    address = s.address or f"http://{settings.http.host}:{settings.http.port}"
+    db = engine_for(settings.database)
+    try:
+        await migrate(db)  # the leader's table, whoever starts first
+    except Exception as exc:
+        raise StartupError(f"database {_safe_url(settings.database.url)}: {exc}") from exc
+    finally:
+        await db.dispose()
+    leadership = Leadership(settings.database.url, node, address, lease=s.lease, poll=s.poll)
+    notifier = Notifier()
+    async with contextlib.AsyncExitStack() as stack:
+        runner = web.AppRunner(standby_app(node, lambda: leadership.known_leader))
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)  # the port is the leader's next
+        try:
+            await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen for HTTP on {settings.http.host}:{settings.http.port}: "
+                f"{exc.strerror}"
+            ) from None
+        watchdog = asyncio.ensure_future(notifier.watchdog())
+        stack.callback(watchdog.cancel)
+        if settings.systemd.notify:
+            notifier.notify(f"READY=1\nSTATUS=standby {node}: waiting to lead")
+        log.info("standby", node=node, address=address)
+        leading = asyncio.ensure_future(leadership.acquire())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({leading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not leading.done():
+            leading.cancel()
+            await leadership.close()
+            return None
+    if settings.systemd.notify:
+        notifier.notify(f"STATUS={node} leads: starting")
+    return leadership

@@ -17,6 +17,7 @@ import structlog
 
 from acd.app import StartupError, load_call_flow, serve
 from acd.auth import hash_password
+from acd.leadership import LeadershipLost
 from acd.logs import configure_logging
 from acd.phones import PhoneDirectoryUnavailable, PhoneNotKept
 from acd.settings import ConfigError, Settings, load_settings
@@ -25,6 +26,7 @@ from acd.storage.users import UserStore
 from acd.wiring import acd_rules, phone_book
 
 EXIT_OK, EXIT_START_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+EXIT_LEAD_LOST = 75  # EX_TEMPFAIL: this engine stopped leading a standby pair
 GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64
 
 
@@ -236,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         structlog.get_logger("acd").error("acd_start_failed", error=str(exc))
         print(f"acd: cannot start: {exc}", file=sys.stderr)
         return EXIT_START_FAILED
+    except LeadershipLost as exc:  # systemd starts it again: as the standby
+        structlog.get_logger("acd").error("acd_lead_lost", error=str(exc))
+        print(f"acd: {exc}", file=sys.stderr)
+        return EXIT_LEAD_LOST
     except KeyboardInterrupt:
         pass
     return EXIT_OK

@@ -276,6 +276,31 @@ class SystemdSettings(_Section):
     notify: bool = True
 
 
+class StandbySettings(_Section):
+    """The ``[standby]`` section: two engines, one leading, one warm (PostgreSQL only)."""
+
+    enabled: bool = False
+    # This engine's name (default: the host's) and the address its clients use
+    # (default: http://<http.host>:<http.port>); the standby points clients there.
+    node: str = Field(default="", max_length=64)
+    address: str = Field(default="", max_length=200)
+    # Where Asterisk reaches this engine's FastAGI (default agi://<fastagi.host>:<port>):
+    # the leader sets the dialplan's ACD_AGI to it when it takes over.
+    fastagi_address: str = Field(default="", max_length=200, pattern=r"^(agi://\S+)?$")
+    # A leader that cannot confirm its lock for this long stops acting; the standby
+    # takes over when the database has ended the leader's session (then as long again).
+    lease: float = Field(default=3.0, ge=1.0, le=60.0)
+    poll: float = Field(default=0.5, gt=0, le=10.0)  # the standby's try for the lock
+
+    @model_validator(mode="after")
+    def _poll_within_lease(self) -> StandbySettings:
+        if self.poll >= self.lease:
+            raise ValueError(
+                f"poll ({self.poll:g} s) must be shorter than lease ({self.lease:g} s)"
+            )
+        return self
+
+
 class Settings(_Section):
     """The whole configuration file: one field per section."""
 
@@ -295,6 +320,16 @@ class Settings(_Section):
     phones: PhoneSettings = PhoneSettings()
     metrics: MetricsSettings = MetricsSettings()
     systemd: SystemdSettings = SystemdSettings()
+    standby: StandbySettings = StandbySettings()
+
+    @model_validator(mode="after")
+    def _standby_needs_postgresql(self) -> Settings:
+        if self.standby.enabled and not self.database.url.startswith("postgresql"):
+            raise ValueError(
+                "standby.enabled needs a database both engines share: "
+                "database.url must be postgresql+asyncpg://..."
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_agents(self) -> Settings:

@@ -156,8 +156,10 @@ def build(
     *,
     clock: Callable[[], float] = time.time,
     stored_at: Callable[[], datetime] = utc_now,
+    fence: Callable[[], None] | None = None,
 ) -> Services:
-    """Wire every service from settings, a migrated database, the IVR tree and prompts."""
+    """Wire every service from settings, a migrated database, the IVR tree and prompts;
+    ``fence`` stops every AMI action of an engine that no longer leads."""
     s = settings
     zone = ZoneInfo(s.ivr.timezone)
 
@@ -190,7 +192,11 @@ def build(
     metrics = Metrics()
     engine = Engine()
     ami = AmiConnection(
-        s.ami, engine.on_ami_event, on_answered=metrics.ami_action, on_timeout=metrics.ami_timeout
+        s.ami,
+        engine.on_ami_event,
+        on_answered=metrics.ami_action,
+        on_timeout=metrics.ami_timeout,
+        fence=fence,
     )
     engine.bind(ami)
     disk = RecordingDisk()

@@ -56,8 +56,12 @@ class AmiConnection:
         *,
         on_answered: Callable[[str, float], None] | None = None,
         on_timeout: Callable[[str], None] | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> None:
+        """``fence`` is asked before every action goes out and raises to stop it (an
+        engine that no longer leads: acd.leadership); the link is then dropped."""
         self._settings = settings
+        self._fence = fence
         self._on_event = on_event
         self._on_answered = on_answered  # (action, seconds) for each answered action
         self._on_timeout = on_timeout  # (action) for each action left unanswered
@@ -190,6 +194,12 @@ class AmiConnection:
         as_list: bool | None = None,
         in_stream: Callable[[Any], None] | None = None,
     ) -> Any:
+        if self._fence is not None:
+            try:
+                self._fence()
+            except Exception as exc:
+                self._drop(f"fenced: {exc}")
+                raise AmiNotConnected(f"{fields.get('Action')} not sent: {exc}") from None
         action = Action(dict(fields), as_list=as_list)
         action.in_stream = in_stream
         self._inflight[action.id] = action

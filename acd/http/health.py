@@ -21,6 +21,7 @@ class Health:
     fastagi: FastAgiServer
     engine: Engine
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # raised, not yet cleared
+    node: str | None = None  # this engine's name when it leads a standby pair
 
 
 HEALTH = web.AppKey("health", Health)
@@ -48,4 +49,6 @@ async def healthz(request: web.Request) -> web.Response:
         # Calls go on during an alarm (e.g. the recordings disk is full): still "ok".
         "alarms": [{"alarm": name, **details} for name, details in h.alarms.items()],
     }
+    if h.node is not None:  # a standby pair: this one leads (the standby answers "standby")
+        body["node"], body["role"] = h.node, "leader"
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 
 class TcpProxy:
@@ -17,6 +18,7 @@ class TcpProxy:
         self._cut_on_send: bytes | None = None
         self._close_on_receive: bytes | None = None
         self.cuts = 0
+        self.sent: list[tuple[float, bytes]] = []  # (monotonic time, bytes) the client sent
         self._server: asyncio.Server | None = None
         self._transports: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -35,6 +37,10 @@ class TcpProxy:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._server.wait_closed()
+
+    def sent_since(self, moment: float) -> bytes:
+        """What the client sent after ``moment`` (monotonic)."""
+        return b"".join(data for at, data in self.sent if at > moment)
 
     def cut(self) -> None:
         """Reset every proxied connection (both sides see the link die)."""
@@ -81,6 +87,8 @@ class TcpProxy:
             while data := await src.read(65536):
                 if number in self._frozen:  # a frozen peer: bytes go nowhere
                     continue
+                if upstream:
+                    self.sent.append((time.monotonic(), data))
                 if upstream and self._cut_on_send and self._cut_on_send in data:
                     self._cut_on_send = None
                     self.cuts += 1

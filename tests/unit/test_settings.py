@@ -97,3 +97,15 @@ def test_agent_skills_must_name_lines_of_the_ivr_tree(tmp_path):
     settings = load_settings(write(tmp_path, text + "skills = { skiing = 3 }\n"), environ={})
     with pytest.raises(ConfigError, match=r"agents\.0\.skills: 'skiing' is not a line"):
         load_call_flow(settings)
+
+
+def test_a_standby_pair_needs_postgresql_and_a_poll_shorter_than_the_lease(tmp_path):
+    with pytest.raises(ConfigError, match=r"standby\.enabled needs a database both engines share"):
+        load_settings(write(tmp_path, '[ami]\nsecret = "x"\n[standby]\nenabled = true\n'), {})
+    pg = '[database]\nurl = "postgresql+asyncpg://acd@db/acd"\n'
+    text = f'[ami]\nsecret = "x"\n{pg}[standby]\nenabled = true\nlease = 2\npoll = 2\n'
+    with pytest.raises(ConfigError, match=r"poll \(2 s\) must be shorter than lease \(2 s\)"):
+        load_settings(write(tmp_path, text), {})
+    text = f'[ami]\nsecret = "x"\n{pg}[standby]\nenabled = true\n'
+    s = load_settings(write(tmp_path, text), {})
+    assert (s.standby.lease, s.standby.poll) == (3.0, 0.5)

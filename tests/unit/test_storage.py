@@ -57,7 +57,7 @@ async def test_migrations_create_the_schema_in_wal_mode_and_are_idempotent(tmp_p
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (
                 await conn.execute(text("SELECT version_num FROM alembic_version"))
-            ).scalar() == "0012"
+            ).scalar() == REVISIONS[-1]
     finally:
         await engine.dispose()
 
