@@ -12,11 +12,13 @@ let go when that session ends:
   (``idle_session_timeout``); a live leader says one every ``lease / 3``.
 
 Fencing: a leader acts only while it confirmed its lock less than two thirds of
-a lease ago (``leading``). A frozen leader that wakes finds its confirmation
-too old before anything else runs, so it stops before the standby (which needs
-the server to have ended the session, a whole lease after the last word) can
-have started. A lost lock is final for the process: it stops, and systemd
-starts it again as the standby.
+a lease ago (``leading``; every AMI action asks ``check``). A leader that wakes
+from a freeze finds its confirmation too old before anything else runs, so it
+sends nothing until it has confirmed again; the standby cannot have started
+before the server ended the session, a whole lease after the last word, and
+then the confirmation fails: the lock is lost, which is final for the
+process (it stops, and systemd starts it again as the standby). A stall
+shorter than that only delays actions until the next confirmation.
 """
 
 from __future__ import annotations
@@ -120,19 +122,27 @@ class Leadership:
         return self._clock() - self._confirmed < self._lease * CONFIRM_SHARE
 
     def check(self) -> None:
-        """Raise ``LeadershipLost`` unless this engine may act now (see ``leading``)."""
-        if not self.leading():
-            self._lose("confirmation too old" if not self._lost.is_set() else "lost")
+        """Raise ``LeadershipLost`` unless this engine may act now (see ``leading``).
+
+        A confirmation merely too old (the loop stalled) refuses the action without
+        giving up: ``keep`` confirms again, or finds the lock gone for good.
+        """
+        if self._lost.is_set():
             raise LeadershipLost(f"{self.node} is not the leader")
+        if not self.leading():
+            age = self._clock() - self._confirmed if self._confirmed is not None else None
+            raise LeadershipLost(
+                f"{self.node} has not confirmed its lead for "
+                f"{'ever' if age is None else f'{age:.1f} s'}"
+            )
 
     async def keep(self) -> None:
         """Confirm the lock every third of a lease; return when it is lost (or unsure)."""
         interval = self._lease / 3
         while not self._lost.is_set():
             await asyncio.sleep(interval)
-            if not self.leading():
-                self._lose("confirmation too old (the engine was frozen or the loop stuck)")
-                break
+            # Late (frozen, a stuck loop)? Actions wait meanwhile (``check``); if the
+            # server ended the silent session, this fails and the lead is lost for good.
             sent = self._clock()
             try:
                 conn = await self._connection()

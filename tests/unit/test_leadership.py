@@ -82,3 +82,22 @@ async def test_a_leader_cut_off_from_the_database_stops_leading(url, tmp_path):
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_stall_shorter_than_the_lease_holds_actions_back_then_the_leader_goes_on(url):
+    a = node(url, "a")
+    try:
+        await asyncio.wait_for(a.acquire(), 5)
+        keeping = asyncio.ensure_future(a.keep())
+        confirmed = a._confirmed
+        while a._confirmed == confirmed:  # just after a confirmation  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        time.sleep(0.8)  # the event loop stalls, past 2/3 of the lease  # noqa: ASYNC251
+        assert not a.leading()
+        with pytest.raises(LeadershipLost, match="has not confirmed its lead for"):
+            a.check()  # no action goes out meanwhile...
+        await asyncio.sleep(0.2)
+        assert a.leading() and not keeping.done()  # ...until the lock is confirmed again
+        a.check()
+    finally:
+        await a.close()
