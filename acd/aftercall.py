@@ -247,8 +247,8 @@ class AfterCall:
 
     async def sweep_once(self) -> None:
         """Escalate overdue tickets to the supervisors; chase tickets nobody took."""
-        rows = {r.id: r for r in await self.store.tickets(open_only=True)}
         now = self._clock()
+        rows = {r.id: r for r in await self.store.to_sweep(now, self.rules.take_within)}
         for raised in sweep([as_ticket(r) for r in rows.values()], now, self.rules):
             row = rows[raised.ticket_id]
             supervisors = self._supervisors_of(row.agent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.core.followups import Ticket, TicketReason, Urgency
@@ -91,6 +91,29 @@ class FollowUpStore:
             query = query.where(FollowUpRow.opened_at >= since)
         if until is not None:
             query = query.where(FollowUpRow.opened_at < until)
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    async def to_sweep(self, now: float, take_within: float) -> list[FollowUpRow]:
+        """The open tickets the sweep may raise something for now: not taken (nor chased)
+        for ``take_within`` seconds, or overdue and not escalated. Not every open ticket:
+        those already chased and escalated may stay open for days."""
+        t = FollowUpRow
+        query = (
+            select(t)
+            .where(t.closed_at.is_(None))
+            .where(
+                or_(
+                    and_(
+                        t.taken_at.is_(None),
+                        t.chased_at.is_(None),
+                        t.opened_at <= now - take_within,
+                    ),
+                    and_(t.escalated_at.is_(None), t.due_at < now),
+                )
+            )
+            .order_by(t.opened_at, t.id)
+        )
         async with self._sessions() as session:
             return list(await session.scalars(query))
 

@@ -133,3 +133,21 @@ async def test_a_low_rating_just_before_a_clean_stop_still_opens_its_ticket(tmp_
         assert (ticket.call_id, ticket.reason, ticket.agent) == ("c7", "low_score", "1001")
         survey = [e for e in await services.events.for_call("c7") if e.kind == "survey"]
         assert [e.data["score"] for e in survey] == [2]
+
+
+async def test_the_sweep_reads_only_the_tickets_it_may_raise_something_for(service):
+    # A day of open tickets already chased and escalated: the sweep no longer loads them
+    # (it ran every 15 s over every open ticket, growing with each call of the day).
+    for n in range(50):
+        await service.low_score(f"old{n}", "1001", "tour", 2)
+    service.clock.now = T0 + 7201
+    await service.sweep_once()
+    assert kinds(service.bus).count("follow_up_overdue") == 50
+    assert await service.store.to_sweep(service.clock.now, service.rules.take_within) == []
+    await service.low_score("new", "1001", "tour", 1)
+    service.clock.now = T0 + 7201 + 30 * 60
+    (due,) = await service.store.to_sweep(service.clock.now, service.rules.take_within)
+    assert due.call_id == "new"
+    await service.sweep_once()
+    assert kinds(service.bus).count("follow_up_not_taken") == 51  # 50 at the first sweep
+    assert len(await service.store.tickets(open_only=True)) == 51  # all still open
