@@ -354,7 +354,7 @@ class Chaos:
             await asterisk.start()
             self._restarts.append((began, time.monotonic() + 2))
         elif fault == "db_lock":
-            async with DatabaseLock(self.workdir / "acd.db"):
+            async with DatabaseLock(centre.config["database"]["url"]):
                 await asyncio.sleep(20)
 
     async def _watch_agents(self, centre: Centre, asterisk: Asterisk, stop: asyncio.Event) -> None:

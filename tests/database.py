@@ -10,9 +10,9 @@ the same test runs on either backend.
 from __future__ import annotations
 
 import hashlib
-import socket
 from pathlib import Path
 
+from tests.e2e.pbx import free_tcp_port
 from tests.pgserver import PgServer
 
 BACKENDS = ("sqlite", "postgresql")
@@ -45,10 +45,7 @@ def cluster_url() -> str:
     """The run's PostgreSQL cluster (started at first use): its ``acd`` database's URL."""
     global _server, _url
     if _url is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        _server = PgServer(port=port)
+        _server = PgServer(port=free_tcp_port())
         _url = _server.start()
     return _url
 

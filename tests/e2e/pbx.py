@@ -19,16 +19,31 @@ REPO = Path(__file__).resolve().parents[2]
 PBX = REPO / "docker" / "pbx"
 
 
+# Ports something listens on (Asterisk's, an engine's, a phone's SIP) come from below the
+# kernel's range for outgoing connections (32768-60999) and below the RTP ranges: a port
+# given to an engine stays its own between two tests, even while another suite on the
+# machine (tests/both.py) opens connections by the thousand.
+LISTEN_PORTS = (10000, 20000)
+
+
+def _free_port(kind: socket.SocketKind) -> int:
+    for _ in range(1000):
+        port = random.randrange(*LISTEN_PORTS)
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {LISTEN_PORTS[0]} and {LISTEN_PORTS[1]}")
+
+
 def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return _free_port(socket.SOCK_STREAM)
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return _free_port(socket.SOCK_DGRAM)
 
 
 def _udp_range_free(start: int, count: int) -> bool:
