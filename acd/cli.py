@@ -180,6 +180,9 @@ def _user_command(settings: Settings, args: argparse.Namespace) -> int:
     if not re.fullmatch(r"[0-9]{2,16}", args.job_number):
         print(f"acd: a job number is 2-16 digits, not {args.job_number!r}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    if len(args.name) > 100:  # as the users' table and the API take it
+        print("acd: --name has at most 100 characters", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     password = os.environ.get("ACD_USER_PASSWORD")
     if password is None:
         password = (

@@ -78,7 +78,7 @@ class FastAgiSettings(_Section):
 class HttpSettings(_Section):
     """The ``[http]`` section: where the HTTP API listens."""
 
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", max_length=180)
     port: Port = 8080
 
 
@@ -180,7 +180,7 @@ class AgentSettings(_Section):
     """One ``[[agents]]`` entry: an agent's job number, name, phone, skills, role and team."""
 
     job_number: Annotated[str, Field(pattern=r"^[0-9]{2,10}$")]
-    name: str
+    name: str = Field(max_length=100)  # as the users' table and the API take it
     # The agent's phone, e.g. PJSIP/1001 (a dial string Asterisk takes: it is stored
     # with every state change, so it has the API's limit).
     endpoint: Annotated[str, Field(pattern=r"^PJSIP/[A-Za-z0-9_.-]{1,40}$")]
@@ -194,6 +194,14 @@ RecordingPolicy = Literal["all", "none", "on_demand"]
 
 class RecordingSettings(_Section):
     """The ``[recording]`` section: what is recorded, where, for how long, and the disk alarm."""
+
+    @field_validator("dir")
+    @classmethod
+    def _room_for_the_files(cls, folder: Path) -> Path:
+        # <dir>/<date>/<call id>.wav is stored (400 characters at most)
+        if len(str(folder)) > 320:
+            raise ValueError("at most 320 characters: recordings' paths are stored")
+        return folder
 
     dir: Path = Path("recordings")  # where recordings are found by acd
     asterisk_dir: str | None = None  # the same folder as Asterisk sees it (chroot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -51,6 +52,9 @@ class LineSpec(_Model):
     name_prompt: str  # whispered to the agent on answer, e.g. "cruise"
 
 
+LINE_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 class IvrTree(_Model):
     """The whole IVR: lines, menus, key rules, working hours and the duty schedule."""
 
@@ -68,6 +72,9 @@ class IvrTree(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> IvrTree:
         problems: list[str] = []
+        for line in self.lines:  # stored with every call, recording and ticket (32 wide)
+            if not LINE_NAME.fullmatch(line):
+                problems.append(f"lines.{line}: a line's name is 1 to 32 letters, digits, _ or -")
         if self.start not in self.menus:
             problems.append(f"start: '{self.start}' is not a menu")
         if len(self.repeat_key) != 1 or self.repeat_key not in DTMF_KEYS:

@@ -166,6 +166,11 @@ BASE = '[lines.tour]\nname_prompt = "line_tour"\n[menus.main]\nprompt = "main_me
         ),
         ('[menus.main.keys]\n"1" = { agent = "tour", info = "i" }\n', "give exactly one of"),
         ('[menus.main.keys]\n"1" = { agnt = "tour" }\n', "menus.main.keys.1.agnt: unknown key"),
+        (  # stored with every call, recording and ticket: 32 wide, on PostgreSQL too
+            '[menus.main.keys]\n"2" = { agent = "tour" }\n'
+            f'[lines.{"x" * 33}]\nname_prompt = "line_tour"\n',
+            f"lines.{'x' * 33}: a line's name is 1 to 32 letters, digits, _ or -",
+        ),
     ],
 )
 def test_tree_errors_name_the_node_and_key(tmp_path, extra, message):

@@ -109,3 +109,12 @@ def test_a_standby_pair_needs_postgresql_and_a_poll_shorter_than_the_lease(tmp_p
     text = f'[ami]\nsecret = "x"\n{pg}[standby]\nenabled = true\n'
     s = load_settings(write(tmp_path, text), {})
     assert (s.standby.lease, s.standby.poll) == (3.0, 0.5)
+
+
+def test_values_stored_in_bounded_columns_are_refused_by_name_when_too_long(tmp_path):
+    agent = '[[agents]]\njob_number = "1001"\nendpoint = "PJSIP/1001"\nname = "' + "n" * 101 + '"\n'
+    with pytest.raises(ConfigError, match=r"agents\.0\.name: String should have at most 100"):
+        load_settings(write(tmp_path, '[ami]\nsecret = "x"\n' + agent), {})
+    folder = "/srv/" + "r" * 320
+    with pytest.raises(ConfigError, match=r"recording\.dir: at most 320 characters"):
+        load_settings(write(tmp_path, f'[ami]\nsecret = "x"\n[recording]\ndir = "{folder}"\n'), {})
