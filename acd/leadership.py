@@ -137,7 +137,8 @@ class Leadership:
             )
 
     async def keep(self) -> None:
-        """Confirm the lock every third of a lease; return when it is lost (or unsure)."""
+        """Confirm the lock every third of a lease; return when it is lost (its session
+        ended, or the lock is not held). A slow answer only delays the confirmation."""
         interval = self._lease / 3
         while not self._lost.is_set():
             await asyncio.sleep(interval)
@@ -154,7 +155,10 @@ class Leadership:
                 )
             except LeadershipLost:
                 break
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except TimeoutError:  # a slow server: actions wait (``check``), try again
+                log.warning("leader_lock_slow", node=self.node, timeout_s=round(interval, 2))
+                continue
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 self._lose(f"database: {exc or type(exc).__name__}")
                 break
             if not held:
