@@ -163,6 +163,8 @@ class Bench:
                 left = max(1.0, deadline - time.monotonic())
                 served = asyncio.ensure_future(caller.hears("agent_greeting_before", left))
                 again = asyncio.ensure_future(caller.hears_next("main_menu", menu, left))
+                for task in (served, again):  # the one not awaited may fail on its own
+                    task.add_done_callback(lambda t: t.cancelled() or t.exception())
                 done, _ = await asyncio.wait({served, again}, return_when="FIRST_COMPLETED")
                 if served in done:
                     again.cancel()
