@@ -86,16 +86,14 @@ class DatabaseSettings(_Section):
     """The ``[database]`` section: the database URL (SQLite or PostgreSQL)."""
 
     url: str = "sqlite+aiosqlite:///acd.db"
-    # Where facts wait while the database is down; default: next to a SQLite
-    # database file, else acd-facts.spill in the working directory.
+    # Where facts wait while the database is down (default: by a SQLite file, or cwd).
     spill_file: Path | None = None
     # PostgreSQL only (README, "PostgreSQL"): each engine process's connection pool...
     pool_size: int = Field(default=10, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)  # extra connections at a burst
     pool_timeout: Seconds = 10.0  # waiting for a free connection, then an error
     connect_timeout: Seconds = 5.0
-    # ...and how long one statement may run, and wait for another's lock, before it
-    # fails (hot writes are retried with the database alarm, as on a locked SQLite file).
+    # ...and how long a statement may run, or wait for a lock, before it fails (retried).
     statement_timeout: Seconds = 30.0
     lock_timeout: Seconds = 5.0
 
@@ -198,8 +196,7 @@ class RecordingSettings(_Section):
     @field_validator("dir")
     @classmethod
     def _room_for_the_files(cls, folder: Path) -> Path:
-        # <dir>/<date>/<call id>.wav is stored (400 characters at most)
-        if len(str(folder)) > 320:
+        if len(str(folder)) > 320:  # <dir>/<date>/<call id>.wav: 400 at most
             raise ValueError("at most 320 characters: recordings' paths are stored")
         return folder
 
@@ -288,24 +285,19 @@ class StandbySettings(_Section):
     """The ``[standby]`` section: two engines, one leading, one warm (PostgreSQL only)."""
 
     enabled: bool = False
-    # This engine's name (default: the host's) and the address its clients use
-    # (default: http://<http.host>:<http.port>); the standby points clients there.
+    # Its name (default: the host's) and clients' address (default: from [http]).
     node: str = Field(default="", max_length=64)
     address: str = Field(default="", max_length=200)
-    # Where Asterisk reaches this engine's FastAGI (default agi://<fastagi.host>:<port>):
-    # the leader sets the dialplan's ACD_AGI to it when it takes over.
+    # Asterisk's way to its FastAGI (default: [fastagi]): the leader sets ACD_AGI to it.
     fastagi_address: str = Field(default="", max_length=200, pattern=r"^(agi://\S+)?$")
-    # A leader that cannot confirm its lock for this long stops acting; the standby
-    # takes over when the database has ended the leader's session (then as long again).
+    # A leader whose lock is unconfirmed this long stops; the standby then takes over.
     lease: float = Field(default=3.0, ge=1.0, le=60.0)
     poll: float = Field(default=0.5, gt=0, le=10.0)  # the standby's try for the lock
 
     @model_validator(mode="after")
     def _poll_within_lease(self) -> StandbySettings:
         if self.poll >= self.lease:
-            raise ValueError(
-                f"poll ({self.poll:g} s) must be shorter than lease ({self.lease:g} s)"
-            )
+            raise ValueError(f"poll ({self.poll:g} s) must be below lease ({self.lease:g} s)")
         return self
 
 

@@ -250,12 +250,15 @@ async def test_a_caller_who_hangs_up_during_the_greeting_frees_the_agents_phone_
     c = await centre()
     agent = await c.agent_logged_in("1001")
     phone = await phones("1001", answer_after=0.5)  # talks until the other side hangs up
+    stream = await agent.events()  # the 2 s of wrap-up, seen as they happen (not polled)
     caller, call = await callers.tour_call(phone, number="13900000078")
     await caller.hears("agent_greeting_before")
+    mark = stream.mark()
     await caller.hang_up()  # before "... at your service" ends: never bridged
 
-    await agent.wait_agent(lambda v: v["state"] == "after_call", timeout=5)
-    await agent.wait_agent(lambda v: v["state"] == "ready", timeout=10)
+    await stream.next("agent_state", 5, mark, agent="1001", state="after_call")
+    await stream.next("agent_state", 10, mark, agent="1001", state="ready")
+    await stream.close()
     # Ready for the next caller: the agent's phone must no longer be on the last call.
     assert call.ended_at is not None, "the agent's phone is still on the call"
     assert not await asterisk.channels_of("PJSIP/1001-")

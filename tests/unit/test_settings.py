@@ -104,7 +104,7 @@ def test_a_standby_pair_needs_postgresql_and_a_poll_shorter_than_the_lease(tmp_p
         load_settings(write(tmp_path, '[ami]\nsecret = "x"\n[standby]\nenabled = true\n'), {})
     pg = '[database]\nurl = "postgresql+asyncpg://acd@db/acd"\n'
     text = f'[ami]\nsecret = "x"\n{pg}[standby]\nenabled = true\nlease = 2\npoll = 2\n'
-    with pytest.raises(ConfigError, match=r"poll \(2 s\) must be shorter than lease \(2 s\)"):
+    with pytest.raises(ConfigError, match=r"poll \(2 s\) must be below lease \(2 s\)"):
         load_settings(write(tmp_path, text), {})
     text = f'[ami]\nsecret = "x"\n{pg}[standby]\nenabled = true\n'
     s = load_settings(write(tmp_path, text), {})
