@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -17,8 +15,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-if TYPE_CHECKING:
-    from acd.settings import DatabaseSettings
+from acd.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -35,35 +32,13 @@ def sqlite_pragmas(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None:
 BUSY_TIMEOUT = 15.0  # seconds a locked SQLite file is waited for before an error
 
 
-@dataclass(frozen=True)
-class PostgresOptions:
-    """A PostgreSQL engine's pool and time limits (``[database]``, seconds)."""
-
-    pool_size: int = 10
-    max_overflow: int = 10
-    pool_timeout: float = 10.0
-    connect_timeout: float = 5.0
-    statement_timeout: float = 30.0
-    lock_timeout: float = 5.0
-
-
 def engine_for(database: DatabaseSettings) -> AsyncEngine:
     """The engine the ``[database]`` section describes."""
-    return create_engine(
-        database.url,
-        postgres=PostgresOptions(
-            pool_size=database.pool_size,
-            max_overflow=database.max_overflow,
-            pool_timeout=database.pool_timeout,
-            connect_timeout=database.connect_timeout,
-            statement_timeout=database.statement_timeout,
-            lock_timeout=database.lock_timeout,
-        ),
-    )
+    return create_engine(database.url, postgres=database)
 
 
 def create_engine(
-    url: str, *, busy_timeout: float = BUSY_TIMEOUT, postgres: PostgresOptions | None = None
+    url: str, *, busy_timeout: float = BUSY_TIMEOUT, postgres: DatabaseSettings | None = None
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout, its folder is created;
     PostgreSQL its pool size and time limits (the server's, and the client's a little
@@ -78,7 +53,7 @@ def create_engine(
         )
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    pg = postgres or PostgresOptions()
+    pg = postgres or DatabaseSettings(url=url)  # its pool and time limits, or the defaults
     return create_async_engine(
         url,
         pool_pre_ping=True,

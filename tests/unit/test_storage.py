@@ -273,10 +273,11 @@ async def test_on_postgresql_a_write_behind_a_lock_fails_after_the_lock_timeout(
     from sqlalchemy.exc import DBAPIError
 
     from acd.centre.tasks import is_transient
-    from acd.storage.db import PostgresOptions
+    from acd.settings import DatabaseSettings
 
     url = database.database_url(database.database_for(tmp_path))
-    engine = create_engine(url, postgres=PostgresOptions(lock_timeout=0.5, statement_timeout=2))
+    limits = DatabaseSettings(url=url, lock_timeout=0.5, statement_timeout=2)
+    engine = create_engine(url, postgres=limits)
     holder = create_engine(url)
     try:
         await migrate(engine)
