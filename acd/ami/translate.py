@@ -62,7 +62,9 @@ def _newcallerid(m: Message) -> ChannelEvent:
 
 
 def _hangup(m: Message) -> ChannelEvent:
-    return ChannelHungUp(m["Uniqueid"], m["Cause-txt"])
+    return ChannelHungUp(
+        m["Uniqueid"], m["Cause-txt"], m.get("Context") or "", m.get("Exten") or ""
+    )
 
 
 def _agent_answered(m: Message) -> PbxEvent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from acd.ami.calls import WAIT_CONTEXT
 from acd.centre.pipeline import Pipeline
 from acd.centre.recording import RecordingLifecycle
 from acd.core.channels import CallerIdChanged, ChannelCreated, ChannelHungUp, ChannelStateChanged
@@ -19,6 +20,10 @@ from acd.core.progress import (
     PositionAnnounced,
     RingFailed,
 )
+
+# Where in the waiting context a caller has been put through to an agent (the dialplan's
+# greeting and bridge, and the recording and hold steps that return to it).
+PUT_THROUGH = frozenset({"connect", "rejoin", "record", "record-held"})
 
 
 class CallTracking:
@@ -48,7 +53,8 @@ class CallTracking:
                     status=event.status,
                 )
             case ChannelHungUp():
-                self.hung_up(event.uniqueid)
+                put_through = event.context == WAIT_CONTEXT and event.exten in PUT_THROUGH
+                self.hung_up(event.uniqueid, put_through=put_through)
             case RingFailed():
                 self._ring_failed(event.uniqueid)
             case ChannelCreated():
@@ -73,17 +79,22 @@ class CallTracking:
         leg.answered = True
         self._p.handle(self._core.agent_answered(leg.job_number, leg.call_id, self._p.clock()))
 
-    def hung_up(self, uniqueid: str, *, unseen: bool = False) -> None:
+    def hung_up(self, uniqueid: str, *, unseen: bool = False, put_through: bool = False) -> None:
         """A channel is gone: an agent's leg, a caller, or a supervisor's spy leg.
 
         ``unseen``: it went while the AMI link was down (found at the resync), so
         a ring that ended then is not taken as the agent's "no answer".
+        ``put_through``: a caller who hung up where Asterisk puts callers through
+        (the greeting, the bridge): answered, even if Asterisk's answer to the
+        put-through has not reached the engine yet (the events can overtake it).
         """
         self._book.forget_spies_on(uniqueid)
         self._book.cancelled.discard(uniqueid)
         if uniqueid in self._book.legs:
             self._leg_hung_up(uniqueid, unseen)
         elif uniqueid in self._book.calls:
+            if put_through:
+                self._p.handle(self._core.put_through(uniqueid))
             self._caller_hung_up(uniqueid)
 
     def _leg_hung_up(self, uniqueid: str, unseen: bool = False) -> None:

@@ -47,10 +47,12 @@ class CallerIdChanged:
 
 @dataclass(frozen=True, slots=True)
 class ChannelHungUp:
-    """A channel is gone, with Asterisk's hang-up cause."""
+    """A channel is gone, with Asterisk's hang-up cause and where in the dialplan it was."""
 
     uniqueid: str
     cause: str = ""
+    context: str = ""
+    exten: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -299,6 +299,12 @@ class CallDistributor(OfferingQueue):
                 assert_never(command)
         return [CallNote(call_id, "command_failed", note), *out] if out else []
 
+    def put_through(self, call_id: str) -> list[Output]:
+        """The caller was seen in the put-through (hearing the greeting) before Asterisk's
+        answer to it reached the engine: the call is answered, as that answer would say."""
+        call = self.connected.get(call_id)
+        return [] if call is None else self._connected(call_id, call.job_number)
+
     def _connected(self, call_id: str, job_number: str) -> list[Output]:
         """Asterisk put the caller through: from now on the call counts as answered."""
         call = self.connected.get(call_id)

@@ -182,7 +182,14 @@ class Centre:
         log = self.log_path.open("ab")
         try:
             self.process = await asyncio.create_subprocess_exec(
-                ACD, "run", "--config", str(self.config_path), env=env, stdout=log, stderr=log
+                ACD,
+                "run",
+                "--config",
+                str(self.config_path),
+                env=env,
+                stdout=log,
+                stderr=log,
+                cwd=self.workdir,  # as systemd's WorkingDirectory (its spill file lands there)
             )
             self.returncode = None
             ready = asyncio.ensure_future(asyncio.get_running_loop().sock_recv(sock, 4096))
@@ -220,6 +227,21 @@ class Centre:
             await self.kill()
             raise CentreFailed(f"acd did not stop within {timeout} s of SIGTERM") from None
         return self.returncode
+
+    async def facts_stored(self, timeout: float = 10) -> None:
+        """Until what the engine was told is in its database (``acd_facts_pending`` 0 on
+        /metrics). A kill -9 loses what it had not stored yet: a test that means to kill
+        the engine *after* something (a caller queued, an agent's state) waits for this."""
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while True:
+                async with session.get(f"{self.base}/metrics") as resp:
+                    text = await resp.text()
+                if re.search(r"^acd_facts_pending 0(\.0)?$", text, re.MULTILINE):
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"facts still pending after {timeout} s")
+                await asyncio.sleep(0.05)
 
     async def kill(self) -> None:
         """kill -9: the engine dies at once, mid-whatever."""

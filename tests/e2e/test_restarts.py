@@ -123,6 +123,7 @@ async def test_a_caller_who_hangs_up_while_the_engine_is_down_counts_as_abandone
     caller = await callers.tour_caller()
     await caller.on_hold()
     await lead.snapshot_until(lambda s: s["lines"]["tour"]["waiting"] == 1)
+    await c.facts_stored()  # the kill comes after the caller's queueing was stored
 
     await c.kill()
     await caller.hang_up()  # gives up while no engine runs

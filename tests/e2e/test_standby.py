@@ -26,9 +26,7 @@ from tests.e2e.callers import Callers
 from tests.e2e.centre import Centre
 from tests.e2e.pbx import Pbx, free_tcp_port
 from tests.e2e.tcpproxy import TcpProxy
-from tests.e2e.test_metrics import scrape
 from tests.e2e.test_routing import waiting_caller
-from tests.e2e.waiting import until
 
 pytestmark = pytest.mark.skipif(
     not database.on_postgresql(),
@@ -36,16 +34,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 LEASE = 2.0
-
-
-async def stored(c: Centre) -> None:
-    """Until what the engine was told is in the database (no fact pending, per /metrics):
-    an agent's state, accepted a moment before the engine dies, is not in it yet."""
-
-    async def none_pending() -> bool:
-        return (await scrape(c.base))[("acd_facts_pending", ())] == 0
-
-    await until(none_pending, 10, f"{c.workdir.name}'s facts stored")
 
 
 async def leads(c: Centre, timeout: float = 30) -> float:
@@ -106,7 +94,7 @@ async def test_kill_9_of_the_leader_the_standby_takes_over_with_the_callers_in_o
     await trainee.post("/agents/1001/not-ready", {"reason": "training"})
     first = await waiting_caller(callers, "tour", number="13900000071")
     second = await waiting_caller(callers, "tour", number="13900000072")
-    await stored(a)
+    await a.facts_stored()
 
     killed = time.monotonic()
     await a.kill()
@@ -138,7 +126,7 @@ async def test_a_frozen_leader_that_wakes_after_the_takeover_sends_asterisk_noth
         a, b = await start_pair(centre, asterisk, tmp_path, {"ami": {"port": link.port}})
         await a.agent_logged_in("1001")
         phone = await phones("1001", answer_after=0.5, talk_for=8)
-        await stored(a)
+        await a.facts_stored()
         assert a.process is not None
         os.kill(a.process.pid, signal.SIGSTOP)  # frozen: sockets open, nothing answers
         try:

@@ -24,8 +24,10 @@ def answered(leg: str) -> Message:
     return Message({"Event": "UserEvent", "UserEvent": "AcdAgentAnswered", "Uniqueid": leg})
 
 
-def hangup(uniqueid: str) -> Message:
-    return Message({"Event": "Hangup", "Uniqueid": uniqueid, "Cause-txt": "Normal Clearing"})
+def hangup(uniqueid: str, context: str = "", exten: str = "") -> Message:
+    """Asterisk's Hangup event, with where in the dialplan the channel was."""
+    fields = {"Event": "Hangup", "Uniqueid": uniqueid, "Cause-txt": "Normal Clearing"}
+    return Message({**fields, "Context": context, "Exten": exten})
 
 
 def feed(services: Services, message: Message) -> None:
@@ -113,4 +115,29 @@ async def test_an_agents_phone_that_goes_before_the_caller_is_put_through_leaves
         today = services.live.today().counts
         assert (today.answered, today.abandoned) == (0, 1)
         assert core.status("1001").state is AgentState.READY
+        await services.pipeline.stop()
+
+
+async def test_a_caller_who_hangs_up_in_the_greeting_before_asterisks_answer_counts_as_answered(
+    tmp_path,
+):
+    """Asterisk's Hangup event can overtake its answer to the put-through (the caller
+    hung up while "agent 1001 at your service" played): the caller was put through."""
+    async with api_app(tmp_path) as (_, services, _):
+        centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
+        centre.log_in("1001")
+        centre.ready("1001")
+        services.pipeline.note("c1", "queued", line="tour")
+        centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
+        book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
+        feed(services, answered("leg-1"))
+
+        feed(services, hangup("c1", context="acd-wait", exten="connect"))
+
+        today = services.live.today().counts
+        assert (today.offered, today.answered, today.abandoned) == (1, 1, 0)
+        assert core.status("1001").state is AgentState.AFTER_CALL  # wrap-up, as after a call
+        put_through(services, "c1", "1001", "tour")  # the answer arrives late: nothing more
+        assert services.live.today().counts.answered == 1
+        assert core.status("1001").state is AgentState.AFTER_CALL
         await services.pipeline.stop()
