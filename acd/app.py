@@ -190,7 +190,9 @@ class Daemon:
         self._stack.push_async_callback(services.recordings.stop)
 
         node = self._leadership.node if self._leadership is not None else None
-        health = Health(self.ami, self.fastagi, self.engine, services.live.alarms, node)
+        health = Health(
+            self.ami, self.fastagi, self.engine, services.live.alarms, node, services.api.peers
+        )
         scrape = None
         if s.metrics.enabled:
             services.metrics.add_live(live_sources(services, self.fastagi))
@@ -333,7 +335,8 @@ async def _stand_by(settings: Settings, stop: asyncio.Event) -> Leadership | Non
     leadership = Leadership(settings.database.url, node, address, lease=s.lease, poll=s.poll)
     notifier = Notifier()
     async with contextlib.AsyncExitStack() as stack:
-        runner = web.AppRunner(standby_app(node, lambda: leadership.known_leader))
+        peers = tuple(s.peers)
+        runner = web.AppRunner(standby_app(node, lambda: leadership.known_leader, peers))
         await runner.setup()
         stack.push_async_callback(runner.cleanup)  # the port is the leader's next
         try:

@@ -158,8 +158,9 @@ class Leadership:
             except TimeoutError:  # a slow server: actions wait (``check``), try again
                 log.warning("leader_lock_slow", node=self.node, timeout_s=round(interval, 2))
                 continue
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                self._lose(f"database: {exc or type(exc).__name__}")
+            except Exception as exc:  # (woken from a freeze: asyncpg's InternalClientError)
+                # Whatever the driver says, the lock is not confirmed: lost, said so.
+                self._lose(f"database: {type(exc).__name__}: {exc}")
                 break
             if not held:
                 self._lose("the lock is no longer held")

@@ -23,7 +23,10 @@ from pydantic import (
     model_validator,
 )
 
+from acd.addresses import HttpOrigin, OptionalHttpOrigin
+
 ENV_PREFIX = "ACD_"
+READABLE = {"extra_forbidden": "unknown key", "missing": "required but missing"}  # errors
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 LongSeconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]  # up to a week
@@ -287,7 +290,8 @@ class StandbySettings(_Section):
     enabled: bool = False
     # Its name (default: the host's) and clients' address (default: from [http]).
     node: str = Field(default="", max_length=64)
-    address: str = Field(default="", max_length=200)
+    address: OptionalHttpOrigin = ""
+    peers: list[HttpOrigin] = Field(default=[], max_length=8)  # the others: pages look there
     # Asterisk's way to its FastAGI (default: [fastagi]): the leader sets ACD_AGI to it.
     fastagi_address: str = Field(default="", max_length=200, pattern=r"^(agi://\S+)?$")
     # A leader whose lock is unconfirmed this long stops; the standby then takes over.
@@ -370,11 +374,7 @@ def _describe(error: ValidationError, source: str) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        reason = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            reason = "unknown key"
-        elif item["type"] == "missing":
-            reason = "required but missing"
+        reason = READABLE.get(item["type"]) or item["msg"].removeprefix("Value error, ")
         lines.append(f"{source}: {key}: {reason}")
     return "\n".join(lines)
 

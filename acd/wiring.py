@@ -272,6 +272,7 @@ def build(
         recordings,
         phones,
         settings.phones.websocket,
+        tuple(settings.standby.peers) if settings.standby.enabled else (),
     )
     return Services(
         engine,

@@ -8,9 +8,11 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
+from acd.addresses import origin_of
 from acd.http.admin import ADMIN_ROUTES
 from acd.http.aftercall import AFTERCALL_ROUTES
 from acd.http.agents import AGENT_ROUTES
+from acd.http.cors import cors_middleware
 from acd.http.errors import errors_middleware
 from acd.http.health import HEALTH, Health, healthz
 from acd.http.metrics import METRICS, MetricsEndpoint, metrics
@@ -58,12 +60,15 @@ async def wallboard(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WALLBOARD, headers={"Cache-Control": "no-cache"})
 
 
-def page_policy(websocket: str | None) -> str:
-    """The desktop's Content Security Policy: its files, its API and Asterisk's phone socket."""
+def page_policy(websocket: str | None, peers: tuple[str, ...] = ()) -> str:
+    """The desktop's Content Security Policy: its files, its API and Asterisk's phone
+    socket; a standby pair's other engines too (the page finds the leader there)."""
     connect = "'self'"
     if websocket:
         parts = urlsplit(websocket)
         connect += f" {parts.scheme}://{parts.netloc}"
+    for peer in map(origin_of, peers):
+        connect += f" {peer} {peer.replace('http', 'ws', 1)}"
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src {connect}; media-src 'self' blob: mediastream:; base-uri 'none'; "
@@ -82,11 +87,12 @@ async def console(request: web.Request) -> web.FileResponse:
 
 
 def _page(request: web.Request, name: str) -> web.FileResponse:
+    api = request.app[API]
     return web.FileResponse(
         STATIC / name,
         headers={
             "Cache-Control": "no-cache",
-            "Content-Security-Policy": page_policy(request.app[API].websocket),
+            "Content-Security-Policy": page_policy(api.websocket, api.peers),
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         },
@@ -112,7 +118,9 @@ def build_http_app(
 ) -> web.Application:
     """The v1 API, its OpenAPI document, event stream and wallboard; /healthz with
     ``health``, /metrics with ``scrape``."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware])
+    # Pages opened at another engine of a standby pair call this one (cross-origin).
+    cors = [cors_middleware(api.peers)] if api.peers else []
+    app = web.Application(middlewares=[*cors, errors_middleware, auth_middleware])
     if health is not None:
         app[HEALTH] = health
         app.router.add_get("/healthz", healthz)

@@ -22,6 +22,7 @@ class Health:
     engine: Engine
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # raised, not yet cleared
     node: str | None = None  # this engine's name when it leads a standby pair
+    peers: tuple[str, ...] = ()  # the pair's other engines (where pages look when it is gone)
 
 
 HEALTH = web.AppKey("health", Health)
@@ -31,7 +32,7 @@ async def healthz(request: web.Request) -> web.Response:
     """AMI and FastAGI status; 200 when both are up, 503 otherwise."""
     h = request.app[HEALTH]
     ami_up = h.ami.up
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ami_up and h.fastagi.listening else "degraded",
         "ami": {
             "connected": ami_up,
@@ -50,5 +51,5 @@ async def healthz(request: web.Request) -> web.Response:
         "alarms": [{"alarm": name, **details} for name, details in h.alarms.items()],
     }
     if h.node is not None:  # a standby pair: this one leads (the standby answers "standby")
-        body["node"], body["role"] = h.node, "leader"
+        body["node"], body["role"], body["peers"] = h.node, "leader", list(h.peers)
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)

@@ -46,6 +46,7 @@ class ApiContext:
     recordings: RecordingService
     phones: PhoneBook
     websocket: str | None = None  # browsers' SIP over WebSocket ([phones] websocket)
+    peers: tuple[str, ...] = ()  # the other engines of a standby pair ([standby] peers)
 
 
 API = web.AppKey("api", ApiContext)

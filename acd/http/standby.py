@@ -15,17 +15,26 @@ from typing import Any
 
 from aiohttp import web
 
+from acd.http.cors import cors_middleware
+
 LeaderOf = Callable[[], tuple[str, str] | None]  # the leader as last read, never a query
 
 
-def standby_app(node: str, leader_of: LeaderOf) -> web.Application:
-    """The standby's whole HTTP application (any path, any method)."""
+def standby_app(node: str, leader_of: LeaderOf, peers: tuple[str, ...] = ()) -> web.Application:
+    """The standby's whole HTTP application (any path, any method). Pages opened at a
+    ``peers`` engine read its answers too (cross-origin): they learn the leader there."""
 
     async def answer(request: web.Request) -> web.Response:
         leader = leader_of()
         where: dict[str, str] | None = {"node": leader[0], "address": leader[1]} if leader else None
         if request.path == "/healthz":
-            body = {"status": "standby", "node": node, "role": "standby", "leader": where}
+            body = {
+                "status": "standby",
+                "node": node,
+                "role": "standby",
+                "leader": where,
+                "peers": list(peers),
+            }
             return web.json_response(body, status=503, headers={"Retry-After": "1"})
         if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
             return web.Response(
@@ -45,7 +54,7 @@ def standby_app(node: str, leader_of: LeaderOf) -> web.Application:
         body = {"error_id": "standby", "message": message, "details": details}
         return web.json_response(body, status=503, headers={"Retry-After": "1"})
 
-    app = web.Application()
+    app = web.Application(middlewares=[cors_middleware(peers)] if peers else [])
     app.router.add_route("*", "/{tail:.*}", answer)
     return app
 

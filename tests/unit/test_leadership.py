@@ -101,3 +101,20 @@ async def test_a_stall_shorter_than_the_lease_holds_actions_back_then_the_leader
         a.check()
     finally:
         await a.close()
+
+
+async def test_a_leader_whose_whole_process_froze_past_the_lease_wakes_to_a_lost_lead(url):
+    """SIGSTOP: the server ends the silent session meanwhile, and on waking the driver
+    fails the next confirmation (before it reads the server's goodbye): the lead is
+    lost, and said so; keep() does not die of the driver's error."""
+    a = node(url, "a")
+    try:
+        await asyncio.wait_for(a.acquire(), 5)
+        keeping = asyncio.ensure_future(a.keep())
+        await asyncio.sleep(LEASE / 2)
+        time.sleep(LEASE * 2.5)  # the whole process frozen  # noqa: ASYNC251
+        await asyncio.wait_for(keeping, 5)  # returns: not raises
+        with pytest.raises(LeadershipLost, match="is not the leader"):
+            a.check()
+    finally:
+        await a.close()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp.test_utils import TestClient, TestServer
 
+from acd.http.app import build_http_app
 from acd.http.standby import standby_app
+from tests.apiapp import api_app
 
 
 async def client(leader):
@@ -48,5 +52,63 @@ async def test_before_any_leader_is_known_it_says_so():
     try:
         body = await (await api.get("/api/v1/agents")).json()
         assert body["details"]["leader"] is None and "no leader is known yet" in body["message"]
+    finally:
+        await api.close()
+
+
+PEER = "http://10.0.0.2:8080"  # the pair's other engine, as [standby] peers names it
+
+
+async def test_pages_opened_at_the_other_engine_may_call_this_ones_api_and_no_other_site(
+    tmp_path,
+):
+    async with api_app(tmp_path) as (_, services, _):
+        app = build_http_app(dataclasses.replace(services.api, peers=(PEER + "/",)))
+        async with TestClient(TestServer(app)) as client:
+            peer = {"Origin": PEER}
+            asks = {
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            }
+            preflight = await client.options("/api/v1/auth/login", headers=peer | asks)
+            assert preflight.status == 204
+            assert preflight.headers["Access-Control-Allow-Origin"] == PEER
+            assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+            login = {"job_number": "1001", "password": "secret-1001"}
+            answer = await client.post("/api/v1/auth/login", json=login, headers=peer)
+            assert answer.status == 200 and answer.headers["Access-Control-Allow-Origin"] == PEER
+            refused = await client.get("/api/v1/me", headers=peer)  # a refusal is readable too
+            assert refused.status == 401 and refused.headers["Access-Control-Allow-Origin"] == PEER
+            # Any other site: no cross-origin answer (the browser keeps it out, as before).
+            stranger = {"Origin": "http://evil.example"}
+            answer = await client.post("/api/v1/auth/login", json=login, headers=stranger)
+            assert "Access-Control-Allow-Origin" not in answer.headers
+            preflight = await client.options("/api/v1/auth/login", headers=stranger | asks)
+            assert "Access-Control-Allow-Origin" not in preflight.headers
+            # The pages may connect to the other engine (API and event stream).
+            page = await client.get("/")
+            policy = page.headers["Content-Security-Policy"]
+            assert f"connect-src 'self' {PEER} ws://10.0.0.2:8080;" in policy
+
+
+async def test_without_peers_no_origin_is_let_in(tmp_path):
+    async with api_app(tmp_path) as (app, _, _):
+        async with TestClient(TestServer(app)) as client:
+            answer = await client.get("/api/v1/me", headers={"Origin": PEER})
+            assert "Access-Control-Allow-Origin" not in answer.headers
+
+
+async def test_the_standby_tells_a_page_from_the_other_engine_where_the_leader_is():
+    api = TestClient(TestServer(standby_app("b", lambda: ("a", PEER), (PEER,))))
+    await api.start_server()
+    try:
+        resp = await api.get("/healthz", headers={"Origin": PEER})
+        assert resp.status == 503 and resp.headers["Access-Control-Allow-Origin"] == PEER
+        body = await resp.json()
+        assert (body["status"], body["leader"]["address"], body["peers"]) == (
+            "standby",
+            PEER,
+            [PEER],
+        )
     finally:
         await api.close()

@@ -69,13 +69,65 @@ export function language(pageWords) {
   return { t, follow, lineName, code: () => lang, locale: () => (lang === "zh" ? "zh-CN" : "en-GB") };
 }
 
+// ---- which engine serves the page: this one, or (a standby pair) the one that leads ----
+// `base` is "" (the page's own engine) or another engine's address; `peers` are the
+// pair's other engines, from /healthz. When the event stream is lost, `findLeader` asks
+// each in turn (a standby answers with the leader's address) and moves the page there:
+// the page, its phone and the call in it stay; the API and the stream follow.
+export const engine = { base: "", peers: [] };
+
+async function health(address) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 2000);
+  try {
+    const resp = await fetch(`${address}/healthz`, { cache: "no-store", signal: ctl.signal });
+    return await resp.json();
+  } catch (err) {
+    return null; // gone, or not answering
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Learn the pair's other engines (none outside a standby pair).
+export async function learnPeers() {
+  const body = await health(engine.base);
+  if (body && Array.isArray(body.peers)) {
+    engine.peers = [...new Set([...engine.peers, ...body.peers])];
+  }
+}
+
+// The engine that serves the centre now (true), or none answers yet (false).
+export async function findLeader() {
+  const here = location.origin;
+  const tried = new Set();
+  const queue = [engine.base || here, ...engine.peers, here];
+  while (queue.length) {
+    const address = queue.shift().replace(/\/+$/, "");
+    if (tried.has(address)) continue;
+    tried.add(address);
+    const body = await health(address === here ? "" : address);
+    if (!body) continue;
+    if (body.status === "standby") { // it points at the leader
+      if (body.leader && body.leader.address) queue.unshift(body.leader.address);
+      continue;
+    }
+    engine.base = address === here ? "" : address;
+    if (Array.isArray(body.peers)) {
+      engine.peers = [...new Set([...engine.peers, ...body.peers, here])].filter((p) => p !== address);
+    }
+    return true;
+  }
+  return false;
+}
+
 // ---- the API: the session's token in a header; a 401 ends the session (`ended`) ----
 export function apiClient(token, ended) {
   // The response; a refusal throws with the API's own message.
   async function request(method, path, body) {
     const headers = { Authorization: `Bearer ${token()}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const resp = await fetch(`/api/v1${path}`, {
+    const resp = await fetch(`${engine.base}/api/v1${path}`, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (resp.status === 401) { ended(); throw new Error("unauthorized"); }
@@ -110,13 +162,15 @@ export function actions(json, failed) {
 // `from()` gives {token, epoch, seq}; `onLink("ok" | "reconnecting")`; `onEnded()` when the
 // token has ended (close code 4401, also at connect): the page asks to log in again.
 export function eventStream({ from, onEvent, onLink, onEnded }) {
-  let ws = null, retry = 0, timer = null;
+  let ws = null, retry = 0, timer = null, learnt = false;
   function open() {
     clearTimeout(timer);
+    if (!learnt) { learnt = true; learnPeers(); }
     const { token, epoch, seq } = from();
-    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const where = new URL(engine.base || location.origin);
+    const proto = where.protocol === "https:" ? "wss" : "ws";
     const since = epoch !== null ? `&epoch=${encodeURIComponent(epoch)}&since=${seq}` : "";
-    const socket = new WebSocket(`${proto}://${location.host}/api/v1/events?token=${encodeURIComponent(token)}${since}`);
+    const socket = new WebSocket(`${proto}://${where.host}/api/v1/events?token=${encodeURIComponent(token)}${since}`);
     ws = socket;
     // Open is in sync: a resume replays what was missed, and a quiet one sends nothing.
     socket.onopen = () => { if (ws === socket) onLink("ok"); };
@@ -125,7 +179,12 @@ export function eventStream({ from, onEvent, onLink, onEnded }) {
       if (ws !== socket) return;
       onLink("reconnecting");
       if (ev.code === 4401) { ws = null; onEnded(); return; }
-      timer = setTimeout(open, Math.min(5000, 300 * 2 ** retry++));
+      // Back, or to whichever engine leads now (a standby pair), then the stream again.
+      timer = setTimeout(async () => {
+        if (ws !== socket) return;
+        await findLeader();
+        if (ws === socket) open();
+      }, Math.min(5000, 300 * 2 ** retry++));
     };
   }
   function close() {
@@ -158,7 +217,7 @@ export function loginForm(t, loggedIn) {
   $("login").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     $("login-error").textContent = "";
-    const resp = await fetch("/api/v1/auth/login", {
+    const resp = await fetch(`${engine.base}/api/v1/auth/login`, {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ job_number: $("job").value.trim(), password: $("password").value }),
     });
