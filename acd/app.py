@@ -181,6 +181,12 @@ class Daemon:
             raise StartupError(str(exc)) from None
         if self._leadership is not None:
             await self._lead_the_dialplan()
+            # And after every reconnect: an Asterisk restarted meanwhile has its configured
+            # ACD_AGI back (perhaps the other engine's, dead or frozen).
+            tasks = services.pipeline.tasks
+            self.engine.on_resync(
+                lambda _report, _live: tasks.spawn(self._lead_the_dialplan(), "acd-lead-dialplan")
+            )
         # Timers and commands start once the view of Asterisk is in sync.
         await services.pipeline.start()
         self._stack.push_async_callback(services.pipeline.stop)

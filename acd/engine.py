@@ -71,6 +71,10 @@ class Engine:
         if on_lost is not None:
             self._lost_sinks.append(on_lost)
 
+    def on_resync(self, on_resync: ResyncSink) -> None:
+        """Also tell ``on_resync`` of every resync (each AMI login) from now on."""
+        self._resync_sinks.append(on_resync)
+
     def bind(self, ami: AmiConnection) -> None:
         """Attach the AMI link whose events and snapshots feed this engine."""
         self._ami = ami

@@ -287,3 +287,18 @@ async def test_a_leader_cut_off_from_postgresql_stops_and_the_standby_takes_over
     call = await phone.ringing(timeout=20)
     await caller.hears("agent_greeting_before")
     assert call.caller_number == "13900000077"
+
+
+async def test_after_an_asterisk_restart_new_callers_reach_the_engine_that_leads(
+    asterisk: Asterisk, centre, callers: Callers, tmp_path, dialplan
+):
+    """Asterisk restarted comes back with the dialplan's configured FastAGI addresses
+    (here a's, the one that died, and no second): the leader points it at itself again."""
+    a, b = await start_pair(centre, asterisk, tmp_path)
+    await a.kill()
+    await leads(b)
+    await asterisk.stop()
+    await asterisk.start()
+    await leads(b)  # its AMI link is back
+    caller = await callers.dial(number="13900000078")
+    await caller.hears("main_menu", timeout=15)
