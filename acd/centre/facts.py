@@ -5,8 +5,9 @@ batch at a time, each batch in one transaction. When the database refuses
 (locked, down, unreachable) the batch is retried with backoff and the
 "database" alarm is raised; if it stays down, batches go to a local spill
 file, in order, and the spill is written to the database first once it is
-back. A batch the database can never take (a bad row) is set aside in a
-"rejected" file for an operator instead of blocking everything behind it.
+back. A batch the database can never take (a bad row) is written again a
+row at a time: the rows it refuses alone are set aside in a "rejected" file
+for an operator, the others are stored, and nothing behind them is blocked.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class FactWriter:
         self._queue: asyncio.Queue[list[Row]] = asyncio.Queue()
         self._in_hand: list[Row] = []  # the batch being written (kept if a stop cancels it)
         self._spilled: bool | None = None  # rows wait in the spill file (None: not looked yet)
+        self._rejected_unsaved = False  # a refused row the disk would not take either
 
     @property
     def pending(self) -> int:
@@ -117,14 +119,21 @@ class FactWriter:
         delay, started = self._rules.first_delay, time.monotonic()
         while True:
             try:
-                await self._attempt(batch)
+                try:
+                    await self._attempt(batch)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    # A row the database can never take: which one(s)? The rest is stored.
+                    log.warning("facts_refused", rows=len(batch), error=str(exc)[:300])
+                    await self._sift(batch)
                 self._clear_alarm()
                 return
             except Exception as exc:
-                if not is_transient(exc):  # a row the database can never take
-                    log.exception("facts_rejected", rows=len(batch), file=str(self._rejected))
-                    if await self._save(self._rejected, batch):
-                        return
+                if not is_transient(exc):  # (``_sift`` raises only transient errors)
+                    raise
+                if self._rejected_unsaved:  # the disk refused the rows set aside: later
+                    self._rejected_unsaved = False
                 else:
                     self._raise_alarm(exc)
                     waited = time.monotonic() - started
@@ -164,6 +173,29 @@ class FactWriter:
                 await attempt
             raise
 
+    async def _sift(self, rows: list[Row]) -> None:
+        """Store ``rows`` one at a time, setting aside (in the rejected file) each one the
+        database refuses alone. Each leaves ``rows`` once stored or set aside (so a batch
+        in hand is never written twice); a transient error stops it, raised, with the
+        rest still in ``rows``. A stop does not cut a row's write in half."""
+        while rows:
+            write = asyncio.ensure_future(self._store.write(rows[:1]))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await write
+                    del rows[0]
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.error("fact_rejected", row=_summary(rows[0]), file=str(self._rejected))
+                if not await self._save(self._rejected, rows[:1]):
+                    self._rejected_unsaved = True
+                    raise OSError(f"cannot set a refused fact aside in {self._rejected}") from exc
+            del rows[0]
+
     async def _save(self, path: Path, rows: list[Row]) -> bool:
         """Append rows to a local file; False (and logged) when even the disk refuses."""
         try:
@@ -186,11 +218,13 @@ class FactWriter:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            # A row in it the database can never take: set the spill aside, go on.
-            log.exception("spill_rejected", rows=len(rows), file=str(self._rejected))
-            await asyncio.to_thread(_move_to, self._spill, self._rejected)
-            self._spilled = False
-            return
+            # A row in it the database can never take: the others are stored all the same.
+            log.warning("spill_refused", rows=len(rows), error=str(exc)[:300])
+            try:
+                await self._sift(rows)
+            finally:
+                if rows:  # the database went away meanwhile: the rest waits in the spill
+                    await asyncio.to_thread(_rewrite, self._spill, rows)
         await asyncio.to_thread(self._spill.unlink)
         self._spilled = False
         log.warning("facts_replayed", rows=len(rows), file=str(self._spill))
@@ -235,8 +269,14 @@ def _read(path: Path) -> tuple[list[Row], int]:
     return rows, bad
 
 
-def _move_to(path: Path, target: Path) -> None:
-    """Append one file's lines to another and remove it."""
-    with path.open(encoding="utf-8", errors="replace") as src, target.open("a") as out:
-        out.write(src.read())
-    path.unlink()
+def _rewrite(path: Path, rows: list[Row]) -> None:
+    """Replace a spill file's rows (whole: written aside, then moved over it)."""
+    fresh = path.with_name(path.name + ".new")
+    fresh.unlink(missing_ok=True)
+    _append(fresh, rows)
+    fresh.replace(path)
+
+
+def _summary(row: Row) -> dict[str, Any]:
+    """What names a fact in the log (its table, call, kind; not its data)."""
+    return {k: row.get(k) for k in ("table", "call_id", "kind", "job_number", "new")}

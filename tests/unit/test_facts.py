@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -203,6 +204,37 @@ async def test_a_row_the_database_refuses_is_set_aside_and_does_not_block_the_re
     await eventually(lambda: stored_is(engine, 1))
     assert await stored(engine) == ["event:survey"] and alarms == {}
     task.cancel()
+
+
+async def test_a_refused_row_in_a_batch_is_the_only_one_set_aside(db, tmp_path):
+    """One call's bad fact (NOT NULL broken) in the same batch as other calls' facts:
+    theirs are stored, in order; only the bad one waits in the rejected file."""
+    engine, _ = db
+    alarms: dict = {}
+    facts = writer(engine, tmp_path, EventBus(), alarms)
+    broken = AgentStateChanged(None, AgentState.READY, AgentState.RINGING, None, 1.0, "c9")  # type: ignore[arg-type]
+    for fact in (A, broken, B, C):
+        facts.put(fact)
+    task = asyncio.create_task(facts.run())  # the four as one batch
+    await eventually(lambda: stored_is(engine, 3))
+    assert await stored(engine) == ["state:ringing", "event:greeted", "event:answered"]
+    rejected = (tmp_path / "acd.facts-spill.rejected").read_text().splitlines()
+    assert [json.loads(line)["call_id"] for line in rejected] == ["c9"]
+    assert facts.pending == 0 and alarms == {}
+    task.cancel()
+
+
+async def test_a_refused_row_in_the_spill_does_not_hold_back_the_rest_of_it(db, tmp_path):
+    engine, _ = db
+    spill = tmp_path / "acd.facts-spill"
+    good = rows_for(C, datetime.now(UTC)) + rows_for(D, datetime.now(UTC))
+    bad = rows_for(B, datetime.now(UTC))[0] | {"kind": None}  # NOT NULL broken
+    spill.write_text("\n".join(json.dumps(r) for r in [good[0], bad, good[1]]) + "\n")
+    await writer(engine, tmp_path, EventBus(), {}).replay_spill()  # the next start
+    assert await stored(engine) == ["event:answered", "event:survey"]
+    assert not spill.exists()
+    rejected = (tmp_path / "acd.facts-spill.rejected").read_text().splitlines()
+    assert [json.loads(line)["kind"] for line in rejected] == [None]
 
 
 async def test_hot_writes_run_whole_in_a_database_thread_and_a_read_never_waits_behind_them(
