@@ -175,18 +175,19 @@ class Daemon:
 
         self.ami = services.ami
         self._stack.push_async_callback(self.ami.close)
-        try:
-            await self.ami.start()
-        except AmiError as exc:
-            raise StartupError(str(exc)) from None
         if self._leadership is not None:
-            await self._lead_the_dialplan()
-            # And after every reconnect: an Asterisk restarted meanwhile has its configured
+            # After every (re)connect: an Asterisk restarted meanwhile has its configured
             # ACD_AGI back (perhaps the other engine's, dead or frozen).
             tasks = services.pipeline.tasks
             self.engine.on_resync(
                 lambda _report, _live: tasks.spawn(self._lead_the_dialplan(), "acd-lead-dialplan")
             )
+        try:
+            await self.ami.start()
+        except AmiError as exc:
+            raise StartupError(str(exc)) from None
+        if self._leadership is not None:
+            await self._lead_the_dialplan()  # set before READY (the first resync's may lag)
         # Timers and commands start once the view of Asterisk is in sync.
         await services.pipeline.start()
         self._stack.push_async_callback(services.pipeline.stop)

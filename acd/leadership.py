@@ -81,8 +81,8 @@ class Leadership:
             try:
                 if await self._try():
                     return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("standby_database_unreachable", error=str(exc) or type(exc).__name__)
+            except Exception as exc:  # whatever the driver says: not leading, try again
+                log.warning("standby_database_unreachable", error=f"{type(exc).__name__}: {exc}")
                 self._confirmed, self.leader_since = None, None  # a lock won is gone with it
                 await self._drop()
             await asyncio.sleep(self._poll)

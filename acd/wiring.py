@@ -208,6 +208,7 @@ def build(
         recording=s.recording,
         disk=disk,
         recording_started=recording.started,
+        recording_ended=recording.ended,
         local_date=lambda: local_time().date(),
     )
     executor = AmiExecutor(

@@ -178,7 +178,7 @@ class AmiExecutor(AmiCallControl):
         if info.recording is None:
             path = self.recorder.local_path(await self._read(call_id, "ACD_RECORDING"))
             if path is not None:
-                self.recorder.started(info, path)
+                self.recorder.started(info, path, "")  # (its agent: the connected call's)
 
     async def _still_held(self, call_id: str, held: bool) -> None:
         """A transfer that did not happen: a caller on hold is still on hold with the agent."""
@@ -280,6 +280,7 @@ class AmiExecutor(AmiCallControl):
         await self._setvar(c.call_id, "ACD_AGENT", c.job_number)
         # The dialplan starts the recording as the caller is put through.
         recording = await self.recorder.prepare_on_connect(info)
+        info.put_through_to = c.job_number  # a hang-up in "connect" from now on was theirs
         try:
             await self._redirect(c.call_id, "connect")
         except AmiError as exc:
@@ -289,7 +290,9 @@ class AmiExecutor(AmiCallControl):
                 await self.recorder.unprepare(info)
             raise
         if recording is not None:
-            self.recorder.started(info, recording)
+            self.recorder.started(info, recording, c.job_number)
+            if c.call_id not in self._book.calls:  # the caller hung up as it was answered
+                self.recorder.ended(c.call_id)
         log.info("connect", call_id=c.call_id, agent=c.job_number, agent_channel=agent_channel.name)
 
     async def _dial_out(self, c: DialOut) -> None:

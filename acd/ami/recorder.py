@@ -26,7 +26,8 @@ from recording.policy import record_on_connect
 
 log = structlog.get_logger("acd.recorder")
 
-RecordingStarted = Callable[[CallInfo], None]
+RecordingStarted = Callable[[CallInfo, str], None]  # the call, its agent
+RecordingEnded = Callable[[str, bool], None]  # the call id, whether Asterisk finished the file
 
 
 class RecordingDisk:
@@ -52,12 +53,14 @@ class Recorder(CallActions):
         recording: RecordingSettings | None,
         disk: RecordingDisk,
         recording_started: RecordingStarted,
+        recording_ended: RecordingEnded | None = None,
         local_date: Callable[[], date],
     ) -> None:
         super().__init__(ami, channels, book)
         self._recording = recording
         self._disk = disk
         self._recording_started = recording_started
+        self._recording_ended = recording_ended
         self._local_date = local_date  # recordings are filed by the centre's day
 
     async def prepare_on_connect(self, info: CallInfo) -> Path | None:
@@ -67,10 +70,15 @@ class Recorder(CallActions):
             return None
         return await self._prepare(info)
 
-    def started(self, info: CallInfo, path: Path) -> None:
+    def started(self, info: CallInfo, path: Path, agent: str) -> None:
         """The caller was put through with a recording prepared: it runs; store its row."""
         info.recording = path
-        self._recording_started(info)
+        self._recording_started(info, agent)
+
+    def ended(self, call_id: str) -> None:
+        """The call of a recording just started had already ended: finish the file."""
+        if self._recording_ended is not None:
+            self._recording_ended(call_id, True)
 
     def local_path(self, asterisk_path: str) -> Path | None:
         """Where acd finds a recording that Asterisk writes at ``asterisk_path`` (None if none)."""
@@ -105,7 +113,7 @@ class Recorder(CallActions):
         except AmiError:  # AMI down: the API says so
             await self.unprepare(info)
             raise
-        self.started(info, path)
+        self.started(info, path, job_number)
         return True
 
     async def mute(self, info: CallInfo, muted: bool) -> None:

@@ -43,15 +43,15 @@ class RecordingLifecycle:
         self._saved: dict[str, asyncio.Event] = {}  # rows being stored, by call
         self._paths: dict[str, str] = {}  # where each call being recorded is recorded
 
-    def started(self, info: CallInfo) -> None:
-        """The executor started MixMonitor on this call: store the recording's row."""
+    def started(self, info: CallInfo, agent: str = "") -> None:
+        """The executor started MixMonitor on this call (for ``agent``): store its row."""
         if info.recording is None:
             return
         connected = self._core.connected.get(info.call_id)
         row = RecordingRow(
             call_id=info.call_id,
             line=info.line,
-            agent=connected.job_number if connected else "",
+            agent=agent or (connected.job_number if connected else ""),
             caller=info.caller_number,
             path=str(info.recording),
             started_at=self._clock(),

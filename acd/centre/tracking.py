@@ -93,7 +93,9 @@ class CallTracking:
         if uniqueid in self._book.legs:
             self._leg_hung_up(uniqueid, unseen)
         elif uniqueid in self._book.calls:
-            if put_through:
+            connected = self._core.connected.get(uniqueid)
+            sent_to = self._book.calls[uniqueid].put_through_to
+            if put_through and connected is not None and connected.job_number == sent_to:
                 self._p.handle(self._core.put_through(uniqueid))
             self._caller_hung_up(uniqueid)
 

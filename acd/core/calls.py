@@ -28,6 +28,7 @@ class CallInfo:
     held_before_transfer: bool = False  # taken off hold by a transfer not yet carried out
     recording: Path | None = None  # where acd finds this call's recording
     recording_paused: bool = False
+    put_through_to: str | None = None  # the agent acd last sent this caller to ("connect")
 
 
 @dataclass(slots=True)

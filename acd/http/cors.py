@@ -10,7 +10,7 @@ keeps other sites out as before. Tokens travel in the Authorization header
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -20,6 +20,7 @@ from acd.addresses import origin_of
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
 ALLOWED_HEADERS = "Authorization, Content-Type"
 PREFLIGHT_MAX_AGE = "600"
+EXPOSED_HEADERS = "Content-Disposition, Retry-After"  # a report's file name; when to retry
 
 
 def cors_middleware(addresses: Iterable[str]) -> Middleware:
@@ -45,12 +46,16 @@ def cors_middleware(addresses: Iterable[str]) -> Middleware:
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # an error answer is readable by the page too
-            exc.headers["Access-Control-Allow-Origin"] = origin
-            exc.headers["Vary"] = "Origin"
+            _let_in(exc.headers, origin)
             raise
         if not response.prepared:  # (a WebSocket is already answered: not for CORS)
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
+            _let_in(response.headers, origin)
         return response
 
     return cors
+
+
+def _let_in(headers: MutableMapping[str, str], origin: str) -> None:
+    headers["Access-Control-Allow-Origin"] = origin
+    headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    headers["Vary"] = "Origin"

@@ -229,11 +229,12 @@ class Centre:
         return self.returncode
 
     async def facts_stored(self, timeout: float = 10) -> None:
-        """Until what the engine was told is in its database (``acd_facts_pending`` 0 on
-        /metrics). A kill -9 loses what it had not stored yet: a test that means to kill
-        the engine *after* something (a caller queued, an agent's state) waits for this."""
+        """Until no fact waits in the engine's memory (``acd_facts_pending`` 0 on /metrics:
+        stored, or in the spill file on disk). A kill -9 loses what it had in memory: a test
+        that means to kill the engine *after* something (a caller queued, an agent's
+        state) waits for this."""
         deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             while True:
                 async with session.get(f"{self.base}/metrics") as resp:
                     text = await resp.text()

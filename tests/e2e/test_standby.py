@@ -165,6 +165,13 @@ async def test_kill_9_of_the_leader_the_standby_takes_over_with_the_callers_in_o
     assert (one.caller_number, two.caller_number) == ("13900000071", "13900000072")
     back = await phone.ringing(count=4, timeout=30)
     assert back.caller_number == "13900000079"
+    await asterisk.ami.wait(  # the agent answered: the customer is dialled
+        lambda e: (
+            e.name == "Newchannel"
+            and e.get("Channel").startswith("Local/13900000079@customer-probe-")
+        ),
+        15,
+    )
 
     # A new caller reaches the new leader (a's address refuses: the dialplan tries b's).
     third = await callers.dial(number="13900000073")

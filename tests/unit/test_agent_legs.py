@@ -131,6 +131,7 @@ async def test_a_caller_who_hangs_up_in_the_greeting_before_asterisks_answer_cou
         centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
         book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
         feed(services, answered("leg-1"))
+        book.calls["c1"].put_through_to = "1001"  # as the executor sent the caller to 1001
 
         feed(services, hangup("c1", context="acd-wait", exten="connect"))
 
@@ -141,3 +142,25 @@ async def test_a_caller_who_hangs_up_in_the_greeting_before_asterisks_answer_cou
         assert services.live.today().counts.answered == 1
         assert core.status("1001").state is AgentState.AFTER_CALL
         await services.pipeline.stop()
+
+
+async def test_a_hang_up_elsewhere_or_in_a_put_through_to_another_agent_is_abandoned(tmp_path):
+    """Only a hang-up in the put-through acd sent for this very agent counts as answered:
+    one in the music (or in an earlier agent's put-through) is an abandoned call."""
+    for where, sent_to in ((("acd-wait", "s"), "1001"), (("acd-wait", "connect"), "1002")):
+        async with api_app(tmp_path / where[1] / sent_to) as (_, services, _):
+            centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
+            centre.log_in("1001")
+            centre.ready("1001")
+            services.pipeline.note("c1", "queued", line="tour")
+            centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
+            book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
+            feed(services, answered("leg-1"))
+            book.calls["c1"].put_through_to = sent_to
+
+            feed(services, hangup("c1", context=where[0], exten=where[1]))
+
+            today = services.live.today().counts
+            assert (today.answered, today.abandoned) == (0, 1), (where, sent_to)
+            assert core.status("1001").state is AgentState.READY
+            await services.pipeline.stop()

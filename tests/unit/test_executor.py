@@ -28,7 +28,10 @@ CENTRE_DAY = date(2031, 12, 31)
 def recorder_for(
     ami: AmiConnection, engine: Engine, recording: RecordingSettings, **kw: Any
 ) -> Recorder:
-    options: dict[str, Any] = {"disk": RecordingDisk(), "recording_started": lambda info: None}
+    options: dict[str, Any] = {
+        "disk": RecordingDisk(),
+        "recording_started": lambda info, agent: None,
+    }
     options.update(kw)
     return Recorder(
         ami,
@@ -41,16 +44,18 @@ def recorder_for(
 
 
 async def test_a_recording_is_filed_under_the_centres_local_day_not_the_hosts(tmp_path: Path):
-    started: list[CallInfo] = []
+    started: list[tuple[CallInfo, str]] = []
     async with AmiReplayServer(load("login_and_record.ami")) as pbx:
         engine, ami = await connected_engine(pbx.port)
         try:
             settings = RecordingSettings(dir=tmp_path / "rec", asterisk_dir="/srv/rec")
-            recorder = recorder_for(ami, engine, settings, recording_started=started.append)
+            recorder = recorder_for(
+                ami, engine, settings, recording_started=lambda *row: started.append(row)
+            )
             info = CallInfo("1795433747.1", "tour", "en")
             path = await recorder.prepare_on_connect(info)
             assert path is not None
-            recorder.started(info, path)  # the caller was put through
+            recorder.started(info, path, "1001")  # the caller was put through to 1001
         finally:
             await ami.close()
             await engine.stop()
@@ -60,7 +65,7 @@ async def test_a_recording_is_filed_under_the_centres_local_day_not_the_hosts(tm
         "/srv/rec/2031-12-31/1795433747.1.wav",
     )
     assert info.recording == tmp_path / "rec" / "2031-12-31" / "1795433747.1.wav"
-    assert started == [info]
+    assert started == [(info, "1001")]
 
 
 async def test_no_recording_starts_while_the_disk_is_full(tmp_path: Path):

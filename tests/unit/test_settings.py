@@ -123,11 +123,15 @@ def test_values_stored_in_bounded_columns_are_refused_by_name_when_too_long(tmp_
 def test_a_standby_engines_addresses_are_scheme_host_and_port(tmp_path):
     pg = '[database]\nurl = "postgresql+asyncpg://acd@db/acd"\n'
     text = f'[ami]\nsecret = "x"\n{pg}[standby]\nenabled = true\n'
-    bad = text + 'address = "http://a:8080/desk"\npeers = ["http://b:8080/", "ftp://c"]\n'
+    bad = (
+        text
+        + 'address = "http://a:8080/desk"\npeers = ["http://b:8080/", "ftp://c", "http://d:99999"]\n'
+    )
     with pytest.raises(ConfigError) as raised:
         load_settings(write(tmp_path, bad), {})
     assert "standby.address: 'http://a:8080/desk' is not an engine's address" in str(raised.value)
     assert "standby.peers.1: 'ftp://c' is not an engine's address" in str(raised.value)
+    assert "standby.peers.2: 'http://d:99999' is not an engine's address" in str(raised.value)
     good = text + 'address = "https://a.example:8443"\npeers = ["http://10.0.0.2:8080/"]\n'
     s = load_settings(write(tmp_path, good), {})
     assert (s.standby.address, s.standby.peers) == (

@@ -77,6 +77,7 @@ async def test_pages_opened_at_the_other_engine_may_call_this_ones_api_and_no_ot
             login = {"job_number": "1001", "password": "secret-1001"}
             answer = await client.post("/api/v1/auth/login", json=login, headers=peer)
             assert answer.status == 200 and answer.headers["Access-Control-Allow-Origin"] == PEER
+            assert "Content-Disposition" in answer.headers["Access-Control-Expose-Headers"]
             refused = await client.get("/api/v1/me", headers=peer)  # a refusal is readable too
             assert refused.status == 401 and refused.headers["Access-Control-Allow-Origin"] == PEER
             # Any other site: no cross-origin answer (the browser keeps it out, as before).
@@ -112,3 +113,16 @@ async def test_the_standby_tells_a_page_from_the_other_engine_where_the_leader_i
         )
     finally:
         await api.close()
+
+
+async def test_a_peer_on_its_schemes_own_port_matches_the_origin_a_browser_sends(tmp_path):
+    """Browsers leave :443 (https) and :80 (http) out of Origin."""
+    async with api_app(tmp_path) as (_, services, _):
+        peers = ("https://b.example:443", "http://10.0.0.3:80")
+        app = build_http_app(dataclasses.replace(services.api, peers=peers))
+        async with TestClient(TestServer(app)) as client:
+            for origin in ("https://b.example", "http://10.0.0.3"):
+                answer = await client.get("/api/v1/me", headers={"Origin": origin})
+                assert answer.headers.get("Access-Control-Allow-Origin") == origin
+            policy = (await client.get("/")).headers["Content-Security-Policy"]
+            assert "https://b.example wss://b.example http://10.0.0.3 ws://10.0.0.3;" in policy

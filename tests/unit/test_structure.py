@@ -8,8 +8,10 @@ from pathlib import Path
 
 from panoramisk.message import Message
 
+from acd.ami.calls import WAIT_CONTEXT
 from acd.ami.errors import AmiError
 from acd.ami.translate import SUBSCRIPTIONS, translate
+from acd.centre.tracking import PUT_THROUGH
 from acd.core.progress import AgentAnswered, CallerGreeted, PositionAnnounced, RingFailed
 from acd.core.queueing import Refused
 from acd.http.errors import domain_error
@@ -91,6 +93,20 @@ def test_every_user_event_the_dialplan_raises_for_the_engine_is_subscribed():
     # dialplan retries a bridge by itself (AcdBridgeRetry).
     for_operators = {"AcdEngineUnreachable", "AcdBridgeRetry"}
     assert {f"UserEvent:{name}" for name in raised - for_operators} <= set(SUBSCRIPTIONS)
+
+
+def test_the_put_through_steps_acd_knows_are_the_dialplans():
+    """A caller who hangs up in one of them counts as answered (tracking.PUT_THROUGH):
+    each is an extension of the waiting context, and there is no "h" there to hide it."""
+    dialplan = (ROOT / "asterisk-conf" / "extensions.conf").read_text(encoding="utf-8")
+    wait = dialplan.split(f"[{WAIT_CONTEXT}]", 1)[1].split("\n[", 1)[0]
+    extens = {
+        line.split("=>", 1)[1].split(",", 1)[0].strip()
+        for line in wait.splitlines()
+        if line.startswith("exten")
+    }
+    assert PUT_THROUGH <= extens, PUT_THROUGH - extens
+    assert "h" not in extens and "s" not in PUT_THROUGH
 
 
 def test_a_configured_team_reaches_the_agent():

@@ -182,8 +182,7 @@ export function eventStream({ from, onEvent, onLink, onEnded }) {
       // Back, or to whichever engine leads now (a standby pair), then the stream again.
       timer = setTimeout(async () => {
         if (ws !== socket) return;
-        await findLeader();
-        if (ws === socket) open();
+        try { await findLeader(); } finally { if (ws === socket) open(); }
       }, Math.min(5000, 300 * 2 ** retry++));
     };
   }
