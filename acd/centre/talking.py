@@ -183,6 +183,14 @@ class TalkingCalls:
         info.language = values.get("ACD_LANG") or info.language
         with contextlib.suppress(ValueError):
             info.enqueued_at = float(values.get("ACD_ENQUEUED_AT", ""))
+        # Pages that loaded the call's screen pop before this was known load it again.
+        self._p.live.bus.publish(
+            "call_taken_back",
+            self._p.clock(),
+            call_id=info.call_id,
+            agent=job_number,
+            line=info.line,
+        )
         try:
             stored = {e.kind for e in await self._events.for_call(info.call_id)}
             row = await self._recording_rows.get(info.call_id)

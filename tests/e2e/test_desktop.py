@@ -72,6 +72,14 @@ async def log_in(browser: Browser, base: str, job: str, page: str = "/") -> None
     await browser.click("#login-button")
 
 
+async def ready_at_the_page(browser: Browser, base: str, job: str) -> None:
+    """Logged in at the page, its phone registered; not ready at first, then ready."""
+    await log_in(browser, base, job)
+    await browser.until("window.acd.phone === 'registered'", 20, "the phone registered")
+    await browser.until("document.getElementById('state').dataset.state === 'not_ready'")
+    await browser.click("#ready")
+
+
 async def test_an_agent_takes_a_hotline_call_on_the_phone_in_the_page_with_audio_both_ways(
     asterisk: Asterisk, centre, callers: Callers, tmp_path: Path
 ):
@@ -184,10 +192,7 @@ async def test_the_desktop_comes_back_after_an_engine_restart_and_a_lost_session
     mic = write_tone_wav(tmp_path / "mic-1000.wav", 10.0, AGENT_TONE)
     async with Browser(fake_audio=mic) as browser:
         try:
-            await log_in(browser, c.base, "1001")
-            await browser.until("window.acd.phone === 'registered'", 20, "the phone registered")
-            await browser.until("document.getElementById('state').dataset.state === 'not_ready'")
-            await browser.click("#ready")
+            await ready_at_the_page(browser, c.base, "1001")
             await lead.wait_agent(lambda a: a["state"] == "ready", "1001")
 
             # The engine is killed mid-shift: the page says so, then is back in sync by itself.

@@ -30,7 +30,7 @@ from tests.e2e.centre import Centre
 from tests.e2e.conftest import artifacts_root
 from tests.e2e.pbx import Pbx, free_tcp_port
 from tests.e2e.tcpproxy import TcpProxy
-from tests.e2e.test_desktop import log_in
+from tests.e2e.test_desktop import ready_at_the_page
 from tests.e2e.test_routing import waiting_caller
 from tests.e2e.waiting import until
 
@@ -219,10 +219,7 @@ async def test_an_agents_desktop_follows_the_leader_with_the_call_in_its_phone(
     mic = write_tone_wav(tmp_path / "mic-1000.wav", 10.0, 1000.0)
     async with Browser(fake_audio=mic) as browser:
         try:
-            await log_in(browser, a.base, "1001")
-            await browser.until("window.acd.phone === 'registered'", 20, "the phone registered")
-            await browser.until("document.getElementById('state').dataset.state === 'not_ready'")
-            await browser.click("#ready")
+            await ready_at_the_page(browser, a.base, "1001")
             caller = await callers.tour_caller(number="13900000075")
             await browser.until("window.acd.invitation !== null", 20, "the page rang")
             await browser.click("#answer")

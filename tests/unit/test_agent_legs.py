@@ -36,6 +36,16 @@ def feed(services: Services, message: Message) -> None:
     services.tracking.on_pbx_event(event)
 
 
+def answered_by_1001(services: Services) -> None:
+    """Caller c1 queued for tour (counted as offered); 1001, ready, picked up leg-1."""
+    services.centre.log_in("1001")
+    services.centre.ready("1001")
+    services.pipeline.note("c1", "queued", line="tour")
+    services.centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
+    services.pipeline.book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
+    feed(services, answered("leg-1"))
+
+
 def put_through(services: Services, call_id: str, job_number: str, line: str) -> None:
     """As the executor reports it: Asterisk put the caller through to the agent."""
     services.pipeline.outcome(CommandDone(ConnectCall(call_id, job_number, line)))
@@ -94,12 +104,7 @@ async def test_an_agents_phone_that_goes_before_the_caller_is_put_through_leaves
 ):
     async with api_app(tmp_path) as (_, services, _):
         centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
-        centre.log_in("1001")
-        centre.ready("1001")
-        services.pipeline.note("c1", "queued", line="tour")
-        centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
-        book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
-        feed(services, answered("leg-1"))
+        answered_by_1001(services)
         feed(services, hangup("leg-1"))  # before Asterisk put the caller through
         # Not abandoned, not stranded: the caller waits again, first in line.
         assert "c1" in core.waiting and core.position("c1") == 1
@@ -124,13 +129,8 @@ async def test_a_caller_who_hangs_up_in_the_greeting_before_asterisks_answer_cou
     """Asterisk's Hangup event can overtake its answer to the put-through (the caller
     hung up while "agent 1001 at your service" played): the caller was put through."""
     async with api_app(tmp_path) as (_, services, _):
-        centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
-        centre.log_in("1001")
-        centre.ready("1001")
-        services.pipeline.note("c1", "queued", line="tour")
-        centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
-        book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
-        feed(services, answered("leg-1"))
+        book, core = services.pipeline.book, services.pipeline.core
+        answered_by_1001(services)
         book.calls["c1"].put_through_to = "1001"  # as the executor sent the caller to 1001
 
         feed(services, hangup("c1", context="acd-wait", exten="connect"))
@@ -149,13 +149,8 @@ async def test_a_hang_up_elsewhere_or_in_a_put_through_to_another_agent_is_aband
     one in the music (or in an earlier agent's put-through) is an abandoned call."""
     for where, sent_to in ((("acd-wait", "s"), "1001"), (("acd-wait", "connect"), "1002")):
         async with api_app(tmp_path / where[1] / sent_to) as (_, services, _):
-            centre, book, core = services.centre, services.pipeline.book, services.pipeline.core
-            centre.log_in("1001")
-            centre.ready("1001")
-            services.pipeline.note("c1", "queued", line="tour")
-            centre.enqueue(CallInfo("c1", "tour", "en", "13800138000", enqueued_at=time.time()))
-            book.legs["leg-1"] = AgentLeg("leg-1", "c1", "1001")
-            feed(services, answered("leg-1"))
+            book, core = services.pipeline.book, services.pipeline.core
+            answered_by_1001(services)
             book.calls["c1"].put_through_to = sent_to
 
             feed(services, hangup("c1", context=where[0], exten=where[1]))

@@ -341,8 +341,8 @@ function onEvent(ev) {
       if (S.rec && d.call_id === S.lastCall) S.rec.state = d.state;
     } else if (ev.kind === "agent_message" && d.agent === S.me.job_number) {
       $("message").textContent = T.en[`msg_${d.code}`] ? t(`msg_${d.code}`) : d.message;
-    } else if (ev.kind === "call_connected" && d.agent === S.me.job_number) {
-      loadPop(); // put through: its recording has started (lines recorded always)
+    } else if ((ev.kind === "call_connected" || ev.kind === "call_taken_back") && d.agent === S.me.job_number) {
+      loadPop(); // put through (its recording has started), or taken back by a new engine
     } else if (ev.kind === "call_ringing" && d.agent === S.me.job_number) {
       // The pop of the call ringing now; one that comes late (a slow database) is old news.
       if (S.agent && S.agent.call_id === d.call_id) S.pop = d;
