@@ -1,8 +1,9 @@
 """The whole suite on SQLite and on PostgreSQL, side by side: ``python -m tests.both [args]``.
 
-The two runs never share an Asterisk, an engine, a port or a database (see
-tests/e2e/pbx.py and tests/database.py), and the end-to-end tests mostly wait
-on real time (prompts, rings, calls), so running them at once takes little
+The two runs never share an Asterisk, an engine, a port or a database: each
+picks its ports from its own half of the test ranges (ACD_TEST_PORT_SLICE, see
+tests/e2e/pbx.py) and runs its own database (tests/database.py). The end-to-end
+tests mostly wait on real time (prompts, rings, calls), so running them at once takes little
 longer than one. The SQLite run prints as it goes; the PostgreSQL run writes
 test-artifacts/postgresql/pytest.log, whose summary (and failures) is printed
 when it ends. The exit status is the worse of the two.
@@ -10,6 +11,7 @@ when it ends. The exit status is the worse of the two.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -25,10 +27,16 @@ def main(args: list[str]) -> int:
     started = time.monotonic()
     with LOG.open("wb") as log:
         postgres = subprocess.Popen(
-            [*pytest, "--database=postgresql"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            [*pytest, "--database=postgresql"],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"ACD_TEST_PORT_SLICE": "1/2"},
         )
         try:
-            sqlite = subprocess.run(pytest, cwd=REPO, check=False).returncode
+            sqlite = subprocess.run(
+                pytest, cwd=REPO, check=False, env=os.environ | {"ACD_TEST_PORT_SLICE": "0/2"}
+            ).returncode
         finally:
             postgres_code = postgres.wait()
     text = LOG.read_text(encoding="utf-8", errors="replace")

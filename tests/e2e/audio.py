@@ -152,13 +152,17 @@ def find_prompts(
     end: float = math.inf,
     prefix: float | None = None,
     slack: float = 3.0,
+    lead: float = 0.1,
 ) -> list[tuple[str, float, float]]:
     """Find each prompt of ``keys`` in the recording, in order, from ``start`` on.
 
     Returns (key, offset in s, score) per prompt; each is searched right after
     the previous one (within ``slack`` s of where it could start). ``prefix``:
     match only that many seconds of each prompt (one the caller interrupted
-    with a key was not heard to its end).
+    with a key was not heard to its end). A prompt searched from the file's very
+    start may have begun up to ``lead`` s before it (a negative offset): Asterisk's
+    MixMonitor attaches to the channel in its own thread, and a Playback started
+    right after it can get its first 20 ms frame out before the recording begins.
     """
     rate, samples = read_wav(recording)
     found = []
@@ -170,7 +174,10 @@ def find_prompts(
             expected = expected[: int(prefix * rate)]
         first = int(position * rate)
         until = min(last, first + len(expected) + int(slack * rate))
-        offset, score = find_audio(samples[first:until], expected, rate)
+        missed = int(lead * rate) if first == 0 else 0  # before the recording began
+        segment = np.concatenate((np.zeros(missed), samples[first:until]))
+        offset, score = find_audio(segment, expected, rate)
+        offset -= missed / rate
         found.append((key, position + offset, score))
         position = position + offset + len(expected) / rate - 0.05
     return found

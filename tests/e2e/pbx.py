@@ -24,18 +24,49 @@ PBX = REPO / "docker" / "pbx"
 # given to an engine stays its own between two tests, even while another suite on the
 # machine (tests/both.py) opens connections by the thousand.
 LISTEN_PORTS = (10000, 20000)
+RTP_PORTS = (20000, 60000)
+
+# Suites run side by side (tests/both.py) each take their own slice of both ranges
+# ("k/n": the k-th of n, from 0), so one never picks a port the other was given but has
+# not bound yet.
+SLICE_VARIABLE = "ACD_TEST_PORT_SLICE"
+
+
+def port_slice(low: int, high: int) -> tuple[int, int]:
+    """This run's share of [low, high), from $ACD_TEST_PORT_SLICE (all of it if unset)."""
+    text = os.environ.get(SLICE_VARIABLE, "")
+    if not text:
+        return low, high
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise RuntimeError(f"{SLICE_VARIABLE}={text!r}: expected k/n, as 1/2") from None
+    if not 0 <= k < n:
+        raise RuntimeError(f"{SLICE_VARIABLE}={text!r}: k must be 0 to n-1")
+    width = (high - low) // n
+    return low + k * width, low + (k + 1) * width
+
+
+# Every port handed out in this run, TCP or UDP: never twice (a port picked for Asterisk's
+# FastAGI and then, before anything listened on it, for an engine's HTTP, made that engine
+# fail to start).
+_PORTS_GIVEN: set[int] = set()
 
 
 def _free_port(kind: socket.SocketKind) -> int:
+    low, high = port_slice(*LISTEN_PORTS)
     for _ in range(1000):
-        port = random.randrange(*LISTEN_PORTS)
+        port = random.randrange(low, high)
+        if port in _PORTS_GIVEN:
+            continue
         with socket.socket(socket.AF_INET, kind) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError(f"no free port between {LISTEN_PORTS[0]} and {LISTEN_PORTS[1]}")
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free port between {low} and {high}")
 
 
 def free_tcp_port() -> int:
@@ -61,8 +92,9 @@ def _udp_range_free(start: int, count: int) -> bool:
 _RANGES_GIVEN: list[tuple[int, int]] = []
 
 
-def free_udp_range(count: int = 200, low: int = 20000, high: int = 60000) -> int:
+def free_udp_range(count: int = 200) -> int:
     """The first port of ``count`` free UDP ports in a row (RTP), picked at random."""
+    low, high = port_slice(*RTP_PORTS)
     for _ in range(200):
         start = random.randrange(low, high - count, 2)
         overlaps = any(start < end and first < start + count for first, end in _RANGES_GIVEN)
