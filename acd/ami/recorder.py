@@ -53,7 +53,7 @@ class Recorder(CallActions):
         recording: RecordingSettings | None,
         disk: RecordingDisk,
         recording_started: RecordingStarted,
-        recording_ended: RecordingEnded | None = None,
+        recording_ended: RecordingEnded,
         local_date: Callable[[], date],
     ) -> None:
         super().__init__(ami, channels, book)
@@ -77,8 +77,7 @@ class Recorder(CallActions):
 
     def ended(self, call_id: str) -> None:
         """The call of a recording just started had already ended: finish the file."""
-        if self._recording_ended is not None:
-            self._recording_ended(call_id, True)
+        self._recording_ended(call_id, True)
 
     def local_path(self, asterisk_path: str) -> Path | None:
         """Where acd finds a recording that Asterisk writes at ``asterisk_path`` (None if none)."""

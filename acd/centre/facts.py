@@ -34,6 +34,10 @@ log = structlog.get_logger("acd.facts")
 DATABASE_ALARM = "database"
 
 
+class NotSetAside(OSError):
+    """A row the database refuses could not be written to the rejected file either."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryRules:
     """How long to keep trying a batch before it waits in the spill file instead."""
@@ -70,7 +74,6 @@ class FactWriter:
         self._queue: asyncio.Queue[list[Row]] = asyncio.Queue()
         self._in_hand: list[Row] = []  # the batch being written (kept if a stop cancels it)
         self._spilled: bool | None = None  # rows wait in the spill file (None: not looked yet)
-        self._rejected_unsaved = False  # a refused row the disk would not take either
 
     @property
     def pending(self) -> int:
@@ -132,9 +135,9 @@ class FactWriter:
             except Exception as exc:
                 if not is_transient(exc):  # (``_sift`` raises only transient errors)
                     raise
-                if self._rejected_unsaved:  # the disk refused the rows set aside: later
-                    self._rejected_unsaved = False
-                else:
+                # (A refused row the disk would not take either waits in hand: no alarm
+                # for the database, which is fine; no spill, on that same disk.)
+                if not isinstance(exc, NotSetAside):
                     self._raise_alarm(exc)
                     waited = time.monotonic() - started
                     if not patient or self._spilled or waited >= self._rules.spill_after:
@@ -192,8 +195,8 @@ class FactWriter:
                     raise
                 log.error("fact_rejected", row=_summary(rows[0]), file=str(self._rejected))
                 if not await self._save(self._rejected, rows[:1]):
-                    self._rejected_unsaved = True
-                    raise OSError(f"cannot set a refused fact aside in {self._rejected}") from exc
+                    where = self._rejected
+                    raise NotSetAside(f"cannot set a refused fact aside in {where}") from exc
             del rows[0]
 
     async def _save(self, path: Path, rows: list[Row]) -> bool:

@@ -31,6 +31,7 @@ def recorder_for(
     options: dict[str, Any] = {
         "disk": RecordingDisk(),
         "recording_started": lambda info, agent: None,
+        "recording_ended": lambda call_id, finished: None,
     }
     options.update(kw)
     return Recorder(

@@ -224,6 +224,31 @@ async def test_a_refused_row_in_a_batch_is_the_only_one_set_aside(db, tmp_path):
     task.cancel()
 
 
+async def test_a_refused_row_the_disk_will_not_take_either_waits_and_nothing_is_lost(db, tmp_path):
+    """The rejected file cannot be written (here: a directory is in its place). The bad
+    row is kept in hand, without a database alarm, and what follows it waits behind it;
+    once the file can be written, the row goes there and the rest is stored."""
+    engine, _ = db
+    alarms: dict = {}
+    facts = writer(engine, tmp_path, EventBus(), alarms)
+    rejected = tmp_path / "acd.facts-spill.rejected"
+    rejected.mkdir()
+    broken = AgentStateChanged(None, AgentState.READY, AgentState.RINGING, None, 1.0, "c9")  # type: ignore[arg-type]
+    for fact in (A, broken, B):
+        facts.put(fact)
+    task = asyncio.create_task(facts.run())
+    await eventually(lambda: stored_is(engine, 1))
+    await asyncio.sleep(0.5)  # several tries, each refused by the disk
+    assert await stored(engine) == ["state:ringing"]
+    assert facts.pending > 0 and alarms == {}
+    rejected.rmdir()
+    await eventually(lambda: stored_is(engine, 2))
+    assert await stored(engine) == ["state:ringing", "event:greeted"]
+    assert [json.loads(line)["call_id"] for line in rejected.read_text().splitlines()] == ["c9"]
+    assert facts.pending == 0 and alarms == {}
+    task.cancel()
+
+
 async def test_a_refused_row_in_the_spill_does_not_hold_back_the_rest_of_it(db, tmp_path):
     engine, _ = db
     spill = tmp_path / "acd.facts-spill"
