@@ -138,7 +138,7 @@ class CallControl:
 
     async def hold(self, job_number: str) -> str:
         """The caller hears music; the agent's leg waits. Returns the call id."""
-        call_id, info = self._connected_caller(job_number)
+        call_id, info = await self._connected_caller(job_number)
         if info.held:
             raise Refused(f"call {call_id} is already on hold")
         await self._executor.hold(call_id, job_number)
@@ -149,7 +149,7 @@ class CallControl:
 
     async def unhold(self, job_number: str) -> str:
         """The caller rejoins the agent. Returns the call id."""
-        call_id, info = self._connected_caller(job_number)
+        call_id, info = await self._connected_caller(job_number)
         if not info.held:
             raise Refused(f"call {call_id} is not on hold")
         await self._executor.unhold(call_id)
@@ -165,7 +165,7 @@ class CallControl:
 
     async def control_recording(self, job_number: str, action: RecordingAction) -> RecordingChange:
         """The agent starts (on-demand lines), pauses or resumes their call's recording."""
-        call_id, info = self._connected_caller(job_number)
+        call_id, info = await self._connected_caller(job_number)
         state = RecordingState.OFF
         if info.recording is not None:
             state = RecordingState.PAUSED if info.recording_paused else RecordingState.RECORDING
@@ -197,7 +197,12 @@ class CallControl:
             state = RecordingState.PAUSED if info.recording_paused else RecordingState.RECORDING
         return {"policy": self._policy(info.line), "state": state.value}
 
-    def _connected_caller(self, job_number: str) -> tuple[str, CallInfo]:
+    async def _connected_caller(self, job_number: str) -> tuple[str, CallInfo]:
+        """The agent's caller, once put through. Asked while the greeting still plays,
+        it waits for Asterisk's answer to the put-through (as a transfer does): until
+        then the call's recording, started with it, is not known to be running."""
+        if (call_id := self._core.status(job_number).call_id) is not None:
+            await self._put_through(call_id)
         status = self._core.status(job_number)
         call = self._core.connected.get(status.call_id or "")
         info = self._p.book.calls.get(status.call_id or "")

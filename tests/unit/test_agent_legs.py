@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from panoramisk.message import Message
 
 from acd.ami.translate import translate
@@ -16,6 +17,7 @@ from acd.core.agents import AgentState
 from acd.core.calls import AgentLeg, CallInfo
 from acd.core.commands import CommandDone, ConnectCall
 from acd.wiring import Services
+from recording.policy import RecordingAction, RecordingRefused
 from tests.apiapp import api_app
 
 
@@ -96,6 +98,29 @@ async def test_a_transfer_during_the_greeting_waits_for_asterisks_answer_to_the_
         assert await asyncio.wait_for(transfer, 2) == "c1"
         assert core.status("1001").state is AgentState.AFTER_CALL
         assert "c1" in core.waiting  # for cruise, ahead of new callers
+        await services.pipeline.stop()
+
+
+async def test_a_recording_start_asked_during_the_greeting_waits_and_finds_it_recording(
+    tmp_path,
+):
+    """Every call is recorded (the default): its recording starts with the put-through.
+    The agent asks to start it while the greeting plays, before Asterisk's answer to the
+    put-through reached the engine: the request waits for it, then is refused as already
+    recording (it had started a second recording of the call)."""
+    async with api_app(tmp_path) as (_, services, _):
+        answered_by_1001(services)
+        asked = asyncio.create_task(
+            services.control.control_recording("1001", RecordingAction.START)
+        )
+        await asyncio.sleep(0.2)
+        assert not asked.done()  # waiting for the put-through, nothing asked of Asterisk
+        # As the executor does once Asterisk answered: the recording runs, then the outcome.
+        services.pipeline.book.calls["c1"].recording = tmp_path / "c1.wav"
+        put_through(services, "c1", "1001", "tour")
+        with pytest.raises(RecordingRefused, match="already"):
+            await asyncio.wait_for(asked, 2)
+        assert services.control.recording_of("c1")["state"] == "recording"
         await services.pipeline.stop()
 
 
