@@ -177,11 +177,17 @@ class Daemon:
         self._stack.push_async_callback(self.ami.close)
         if self._leadership is not None:
             # After every (re)connect: an Asterisk restarted meanwhile has its configured
-            # ACD_AGI back (perhaps the other engine's, dead or frozen).
+            # ACD_AGI back (perhaps the other engine's, dead or frozen). Again once it is
+            # fully booted: loading its dialplan sets the globals over an earlier value.
             tasks = services.pipeline.tasks
-            self.engine.on_resync(
-                lambda _report, _live: tasks.spawn(self._lead_the_dialplan(), "acd-lead-dialplan")
-            )
+            ami = services.ami
+
+            def lead() -> None:
+                tasks.spawn(self._lead_the_dialplan(), "acd-lead-dialplan")
+
+            self.engine.on_resync(lambda _report, _live: lead())
+            # (Told at login too, before the link is up: the resync that follows leads.)
+            self.engine.on_booted(lambda: lead() if ami.up else None)
         try:
             await self.ami.start()
         except AmiError as exc:

@@ -61,6 +61,7 @@ class Engine:
         self._event_sinks: list[PbxEventSink] = []
         self._resync_sinks: list[ResyncSink] = []
         self._lost_sinks: list[LinkLostSink] = []
+        self._booted_sinks: list[Callable[[], None]] = []
 
     def subscribe(
         self, on_event: PbxEventSink, on_resync: ResyncSink, on_lost: LinkLostSink | None = None
@@ -74,6 +75,12 @@ class Engine:
     def on_resync(self, on_resync: ResyncSink) -> None:
         """Also tell ``on_resync`` of every resync (each AMI login) from now on."""
         self._resync_sinks.append(on_resync)
+
+    def on_booted(self, on_booted: Callable[[], None]) -> None:
+        """Tell ``on_booted`` each time Asterisk says it is fully booted: at every AMI
+        login to a running Asterisk, and when one that was starting has loaded all (its
+        dialplan's globals are set then, over anything set before)."""
+        self._booted_sinks.append(on_booted)
 
     def bind(self, ami: AmiConnection) -> None:
         """Attach the AMI link whose events and snapshots feed this engine."""
@@ -132,6 +139,10 @@ class Engine:
             self._synced.set()
             for on_resync in self._resync_sinks:
                 on_resync(report, self.channels.all())
+            return
+        if item.get("Event") == "FullyBooted":
+            for on_booted in self._booted_sinks:
+                on_booted()
             return
         event = translate(item)
         if event is None:

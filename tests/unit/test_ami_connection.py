@@ -192,3 +192,21 @@ async def test_a_dropped_link_is_told_to_the_engine_but_a_clean_stop_is_not():
             await ami.close()
             await engine.stop()
         assert len(lost) == 1  # stopping acd is no outage (no alarm on the way out)
+
+
+async def test_asterisk_saying_it_is_fully_booted_at_login_is_told_on():
+    """A standby pair's leader points the dialplan at itself on it: set any earlier, while
+    a restarted Asterisk still loads its dialplan, the configured globals overwrite it."""
+    async with AmiReplayServer(load("login_and_snapshot.ami")) as pbx:
+        engine = Engine()
+        booted: list[bool] = []
+        engine.on_booted(lambda: booted.append(True))
+        await engine.start()
+        ami = AmiConnection(settings(pbx.port), engine.on_ami_event)
+        engine.bind(ami)
+        try:
+            await ami.start()
+            await until(lambda: booted == [True])
+        finally:
+            await ami.close()
+            await engine.stop()

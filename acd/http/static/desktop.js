@@ -72,7 +72,7 @@ const S = {
   token: sessionStorage.getItem("acd-token"),
   me: null, agent: null, pop: null, phone: "down", link: "down",
   epoch: null, seq: null, invitation: null, session: null, held: false,
-  lastCall: null, toRegister: null, today: null, rec: null, expectCall: 0,
+  lastCall: null, toRegister: null, popFor: null, today: null, rec: null, expectCall: 0,
 };
 window.acd = S;
 
@@ -115,7 +115,7 @@ function loggedOut({ keepPhone = false } = {}) {
   sessionStorage.removeItem("acd-token");
   Object.assign(S, {
     token: null, me: null, agent: null, pop: null, epoch: null, seq: null, link: "down",
-    lastCall: null, toRegister: null, today: null, held: false, rec: null, expectCall: 0,
+    lastCall: null, toRegister: null, popFor: null, today: null, held: false, rec: null, expectCall: 0,
   });
   stream.close();
   if (!keepPhone) stopPhone();
@@ -324,13 +324,10 @@ function onEvent(ev) {
       const startsTalking = d.state === "talking" && (d.old !== "talking" || d.call_id !== S.lastCall);
       if (d.state === "talking" && d.call_id) S.lastCall = d.call_id;
       if (d.old === "talking" && d.state !== "talking" && S.lastCall) {
-        // The call ended: register it (a call with a caller, not a leg that had none).
-        const pop = S.pop && S.pop.call_id === S.lastCall ? S.pop : null;
-        if (pop && (pop.line || pop.caller_number)) {
-          S.toRegister = S.lastCall;
-          $("registration").reset();
-          proposeFollowUp();
-        }
+        // The call ended: register it. Its pop may still be on its way (a call ended, say
+        // transferred, right after a new login or a restart): registered when it comes.
+        if (S.pop && S.pop.call_id === S.lastCall) openRegistration(S.pop);
+        else S.popFor = S.lastCall;
         S.held = false; S.rec = null;
         refreshToday();
       }
@@ -356,7 +353,11 @@ function onEvent(ev) {
 
 async function loadPop() {
   const agent = await act("GET", `/agents/${S.me.job_number}`, undefined, { quiet: true });
-  if (agent) {
+  if (agent && agent.call && agent.call.call_id === S.popFor) { // that call has ended
+    S.popFor = null;
+    openRegistration(agent.call);
+    render();
+  } else if (agent) {
     S.agent = { ...S.agent, ...agent }; S.pop = agent.call;
     S.rec = agent.call && agent.call.recording ? { ...agent.call.recording } : null;
     render();
@@ -364,6 +365,13 @@ async function loadPop() {
 }
 
 // ---- after the call: registration; the agent's own day ----
+// A call with a caller is registered (not a leg that had none).
+function openRegistration(pop) {
+  if (!pop.line && !pop.caller_number) return;
+  S.toRegister = pop.call_id;
+  $("registration").reset();
+  proposeFollowUp();
+}
 // A follow-up is proposed for complaints, service requests and critical calls.
 function proposeFollowUp() {
   const category = $("reg-category").value;
